@@ -1,0 +1,16 @@
+"""etlcore: the Qianfan data-cleaning operators over local corpora, with the same result JSON.
+
+Library interface (SPEC section 8):
+    etlcore.run(config, inputs, output, **options) -> dict           # the result JSON
+    etlcore.Pipeline(config).run_table(table) -> (kept, rejected, detail)
+    etlcore.registry                                                  # the operator classes
+"""
+
+__version__ = "0.1.0"
+
+from etlcore import registry  # noqa: E402
+from etlcore.errors import ConfigError, EtlError  # noqa: E402
+from etlcore.pipeline import Pipeline  # noqa: E402
+from etlcore.runner import run  # noqa: E402
+
+__all__ = ["ConfigError", "EtlError", "Pipeline", "__version__", "registry", "run"]

@@ -1,0 +1,3 @@
+from etlcore.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per operator; each registers its class with `etlcore.registry.register`."""

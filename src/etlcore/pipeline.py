@@ -1,0 +1,247 @@
+"""The pipeline: the configured operators of the four stages applied to Arrow tables, with counts.
+
+Stages run clean → filter → deduplication → desensitization, whatever the order of keys. A
+`Pipeline` knows nothing of files: `head` runs the per-document stages before deduplication on one
+table, `tail` the ones after it, and `deduplicate` decides over the fingerprints of the whole corpus.
+`run_table` puts them together for data already in memory; `etlcore.runner` streams files through them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etlcore.config import PipelineConfig, load_config
+from etlcore.errors import EtlError
+from etlcore.io.reader import check_table
+from etlcore.operators.base import Deduplicator, Filter, Mapper, Operator
+from etlcore.registry import STAGES
+
+
+
+class OperatorFailed(Exception):
+    """An operator raised: the run fails with this stage and operator named in the result."""
+
+    def __init__(self, stage: str, operator: str, error: Exception) -> None:
+        super().__init__(f"operator '{operator}' in stage '{stage}' failed: {type(error).__name__}: {error}")
+        self.stage, self.operator = stage, operator
+
+
+@contextmanager
+def _running(stage: str, operator: Operator, count: OperatorCount) -> Iterator[None]:
+    """Time an operator and name it if it fails."""
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception as exc:
+        raise OperatorFailed(stage, operator.name, exc) from exc
+    finally:
+        count.seconds += time.perf_counter() - started
+
+
+@dataclass
+class OperatorCount:
+    name: str
+    remaining: int = 0
+    dropped: int = 0
+    changed: int = 0  # documents whose text this operator changed (the legacy processed_entity)
+    seconds: float = 0.0
+
+    def add(self, other: OperatorCount) -> None:
+        self.remaining += other.remaining
+        self.dropped += other.dropped
+        self.changed += other.changed
+        self.seconds += other.seconds
+
+
+@dataclass
+class Counts:
+    """Everything a run counts; counts of batches add up to the counts of the run."""
+
+    entered: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
+    operators: dict[str, list[OperatorCount]] = field(default_factory=dict)
+
+    def add(self, other: Counts) -> None:
+        for stage in STAGES:
+            self.entered[stage] += other.entered[stage]
+            for mine, theirs in zip(self.operators[stage], other.operators[stage]):
+                mine.add(theirs)
+
+
+class Pipeline:
+    """The configured operators, built once, applied to tables."""
+
+    def __init__(self, config: PipelineConfig | dict[str, Any] | str | Path,
+                 text_column: str = "text", id_column: str = "id") -> None:
+        self.config = config if isinstance(config, PipelineConfig) else load_config(config)
+        self.text_column, self.id_column = text_column, id_column
+        self.operators: dict[str, list[Operator]] = {
+            stage: [step.build() for step in self.config.steps.get(stage, [])] for stage in STAGES
+        }
+        self.deduplicators: list[Deduplicator] = self.operators["deduplication"]  # type: ignore[assignment]
+
+    def new_counts(self) -> Counts:
+        return Counts(operators={stage: [OperatorCount(op.name) for op in ops]
+                                 for stage, ops in self.operators.items()})
+
+    # -- per-document stages ------------------------------------------------------------------
+
+    def head(self, table: pa.Table, counts: Counts, rejects: list[pa.Table]) -> pa.Table:
+        """Clean and filter one table; dropped rows are appended to `rejects`."""
+        table = self._map("clean", table, counts, rejects)
+        table = self._filter(table, counts, rejects)
+        counts.entered["deduplication"] += table.num_rows
+        return table
+
+    def tail(self, table: pa.Table, counts: Counts, rejects: list[pa.Table]) -> pa.Table:
+        """Desensitize one table that came through deduplication."""
+        return self._map("desensitization", table, counts, rejects)
+
+    def _map(self, stage: str, table: pa.Table, counts: Counts, rejects: list[pa.Table]) -> pa.Table:
+        counts.entered[stage] += table.num_rows
+        position = table.column_names.index(self.text_column)
+        texts = _text_array(table[self.text_column])
+        mappers: list[Mapper] = self.operators[stage]  # type: ignore[assignment]
+        for mapper, count in zip(mappers, counts.operators[stage]):
+            with _running(stage, mapper, count):
+                new = mapper.map_texts(texts) if len(texts) else texts
+            if new is not texts:  # a mapper that changed nothing may hand back its input: no copy
+                changed = pc.not_equal(new, texts)
+                n_changed = pc.sum(changed).as_py() or 0
+                if n_changed:
+                    count.changed += n_changed
+                    emptied = pc.and_(changed, _blank(new))
+                    n_emptied = pc.sum(emptied).as_py() or 0
+                    if n_emptied:
+                        reasons = pa.array(["text empty after this operator"] * n_emptied, pa.string())
+                        rejects.append(rejected_rows(table.filter(emptied), stage, mapper.name, reasons))
+                        keep = pc.invert(emptied)
+                        table, new = table.filter(keep), new.filter(keep)
+                        count.dropped += n_emptied
+                    texts = new
+                    table = table.set_column(position, self.text_column, texts)
+            count.remaining += len(texts)
+        return table
+
+    def _filter(self, table: pa.Table, counts: Counts, rejects: list[pa.Table]) -> pa.Table:
+        """Every filter judges every document that entered the stage; a document is rejected by the
+        first filter (in config order) that rejects it, with that filter's statistic as the reason."""
+        counts.entered["filter"] += table.num_rows
+        filters: list[Filter] = self.operators["filter"]  # type: ignore[assignment]
+        if not filters or table.num_rows == 0:
+            return table
+        texts = _text_array(table[self.text_column])
+        verdicts, values = [], []
+        for filter_, count in zip(filters, counts.operators["filter"]):
+            with _running("filter", filter_, count):
+                value = np.asarray(filter_.compute(texts), dtype=np.float64)
+                keep = np.asarray(filter_.keep(value), dtype=bool)
+            count.dropped += int((~keep).sum())
+            count.remaining += int(keep.sum())
+            verdicts.append(keep)
+            values.append(value)
+        kept = np.logical_and.reduce(verdicts)
+        if kept.all():
+            return table
+        rejected_rows = np.flatnonzero(~kept)
+        deciding = np.argmin(np.stack(verdicts)[:, rejected_rows], axis=0)  # first filter that says no
+        reasons = [f"{filters[f].statistic}={_short(values[f][row])}" for f, row in zip(deciding, rejected_rows)]
+        operators = [filters[f].name for f in deciding]
+        rejects.append(rejected_rows(table.take(rejected_rows), "filter", operators, pa.array(reasons)))
+        return table.filter(pa.array(kept))
+
+    # -- deduplication ------------------------------------------------------------------------
+
+    def fingerprints(self, table: pa.Table) -> list[np.ndarray]:
+        """One fingerprint array per deduplicator for the documents of `table`."""
+        texts = _text_array(table[self.text_column])
+        prints = []
+        for dedup in self.deduplicators:
+            try:
+                prints.append(dedup.fingerprint(texts))
+            except Exception as exc:
+                raise OperatorFailed("deduplication", dedup.name, exc) from exc
+        return prints
+
+    def deduplicate(self, fingerprints: list[np.ndarray], ids: pa.Array,
+                    counts: Counts) -> tuple[np.ndarray, list[tuple[str, str]]]:
+        """Decide over the whole corpus: the keep mask, and (operator, reason) for each dropped
+        document in input order. Deduplicators run in turn, each on what the ones before it kept."""
+        keep = np.ones(len(ids), dtype=bool)
+        decisions: dict[int, tuple[str, str]] = {}
+        for dedup, prints, count in zip(self.deduplicators, fingerprints, counts.operators["deduplication"]):
+            alive = np.flatnonzero(keep)
+            with _running("deduplication", dedup, count):
+                kept_index, distance = dedup.find_duplicates(prints[alive])
+            for local in np.flatnonzero(kept_index >= 0):
+                row, original = int(alive[local]), int(alive[kept_index[local]])
+                decisions[row] = (dedup.name, f"duplicate_of={ids[original].as_py()} "
+                                              f"distance={int(distance[local])}")
+                keep[row] = False
+            count.dropped += int((kept_index >= 0).sum())
+            count.remaining += int(keep.sum())
+        return keep, [decisions[row] for row in sorted(decisions)]
+
+    # -- everything in memory -----------------------------------------------------------------
+
+    def run_table(self, table: pa.Table) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+        """Run the whole pipeline on an in-memory table: (kept, rejected, detail).
+
+        Rows without an id get `table:<position>`; rows whose text is null are rejected at stage
+        `read`. `detail` is the `result` object of the Qianfan detail response (SPEC section 4).
+        """
+        from etlcore.report import stage_results  # report depends on pipeline, not the other way
+
+        counts, rejects = self.new_counts(), []
+        checked = check_table(table, "table", range(1, table.num_rows + 1), self.text_column, self.id_column)
+        if checked.invalid and checked.table.num_columns == 0:
+            raise EtlError(checked.invalid[0].reason)
+        if checked.invalid:
+            bad = pa.table({"source": [r.source for r in checked.invalid], "line": [r.line for r in checked.invalid]})
+            reasons = pa.array([r.reason for r in checked.invalid], pa.string())
+            rejects.append(rejected_rows(bad, "read", "reader", reasons))
+        table = self.head(checked.table, counts, rejects)
+        if self.deduplicators:
+            keep, decisions = self.deduplicate(self.fingerprints(table), _text_array(table[self.id_column]),
+                                               counts)
+            if decisions:
+                rejects.append(rejected_rows(table.filter(pa.array(~keep)), "deduplication",
+                                         [name for name, _ in decisions],
+                                         pa.array([reason for _, reason in decisions], pa.string())))
+                table = table.filter(pa.array(keep))
+        table = self.tail(table, counts, rejects)
+        empty = rejected_rows(table.slice(0, 0), "", [], pa.array([], pa.string()))
+        rejected = pa.concat_tables([empty, *rejects], promote_options="permissive")
+        return table, rejected, stage_results(self, counts, exported=table.num_rows)
+
+
+def _text_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return column.cast(pa.string()) if column.type != pa.string() else column
+
+
+def _blank(texts: pa.Array) -> pa.Array:
+    """True where the text is empty or whitespace only."""
+    return pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0)
+
+
+def _short(value: float) -> str:
+    return f"{round(float(value), 4):g}"
+
+
+def rejected_rows(table: pa.Table, stage: str, operator: str | list[str], reasons: pa.Array) -> pa.Table:
+    """Rejected rows: their columns plus where and why they were dropped."""
+    n = table.num_rows
+    operators = [operator] * n if isinstance(operator, str) else operator
+    return (table.append_column("etl_stage", pa.array([stage] * n, pa.string()))
+            .append_column("etl_operator", pa.array(operators, pa.string()))
+            .append_column("etl_reason", reasons.cast(pa.string())))

@@ -1,0 +1,241 @@
+"""Run a pipeline over files: read in a stream, apply the stages, write atomically, account for every row.
+
+Every input row ends in exactly one of the output, the rejects file or the invalid file, and
+`input = output + rejected + invalid` is checked at the end. Only deduplication needs the whole
+corpus: the rows that reach it are spooled to Parquet in the work dir while their fingerprints and ids
+stay in memory, then streamed back once the decision is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from etlcore import __version__
+from etlcore.config import PipelineConfig, load_config
+from etlcore.io.reader import InputFile, ReadOptions, expand_inputs, read_batches
+from etlcore.io.writer import JsonlSink, ParquetSink, open_sink, write_atomic
+from etlcore.pipeline import Counts, OperatorFailed, Pipeline, rejected_rows
+from etlcore.report import DONE, FAILED, TERMINATED, RunInfo, detail_response, stage_results
+
+log = logging.getLogger("etlcore")
+
+
+@dataclass
+class Tally:
+    """Rows by where they ended; `input == output + rejected + invalid` when nothing is lost."""
+
+    input: int = 0
+    output: int = 0
+    rejected: int = 0
+    invalid: int = 0
+
+    def balanced(self) -> bool:
+        return self.input == self.output + self.rejected + self.invalid
+
+    def line(self) -> str:
+        mark = "ok" if self.balanced() else "MISMATCH"
+        return (f"input = output + rejected + invalid: {self.input} = {self.output} + {self.rejected} + "
+                f"{self.invalid} ({mark})")
+
+
+def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str | Path] | str | Path,
+        output: str | Path, *, work_dir: str | Path | None = None, text_column: str = "text",
+        id_column: str = "id", batch_size: int = 10_000, max_line_bytes: int = 16 * 1024 * 1024,
+        quiet: bool = True) -> dict[str, Any]:
+    """Run the pipeline over the inputs and write the output; return the Qianfan detail response.
+
+    Raises `EtlError` (config, inputs, output) before any row is read; any failure after that is
+    reported in the result (processStatus 4, failReason) instead of raised.
+    """
+    started = datetime.now()
+    pipeline_config = config if isinstance(config, PipelineConfig) else load_config(config)
+    files = expand_inputs([inputs] if isinstance(inputs, (str, Path)) else list(inputs))
+    output = Path(output)
+    sink = open_sink(output, pa.schema([(id_column, pa.string()), (text_column, pa.string())]))
+    work = Path(work_dir) if work_dir else output.with_name(output.name + ".etlcore")
+    work.mkdir(parents=True, exist_ok=True)
+    log_path = work / "logs" / f"run-{started:%Y%m%d-%H%M%S}.log"
+    handler = _start_log(log_path)
+    paths = {"output": str(output), "rejects": str(work / "rejects.jsonl"),
+             "invalid": str(work / "invalid.jsonl"), "result": str(work / "result.json"), "log": str(log_path)}
+    job = _Job(Pipeline(pipeline_config, text_column, id_column),
+               ReadOptions(text_column, id_column, batch_size, max_line_bytes), work, sink,
+               JsonlSink(Path(paths["rejects"])), JsonlSink(Path(paths["invalid"])))
+    status, failed_stage, reason = DONE, None, ""
+    clock = time.perf_counter()
+    try:
+        log.info("etlcore %s: %d input files, config stages %s", __version__, len(files),
+                 {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
+        job.run(files)
+        if not job.tally.balanced():
+            raise RuntimeError(f"rows were lost: {job.tally.line()}")
+        job.commit()
+    except KeyboardInterrupt:
+        status, reason = TERMINATED, "interrupted by the user"
+        job.abort()
+    except OperatorFailed as exc:
+        status, failed_stage, reason = FAILED, exc.stage, str(exc)
+        log.exception("run failed")
+        job.abort()
+    except Exception as exc:  # the run must still report what happened
+        status, reason = FAILED, f"{type(exc).__name__}: {exc}"
+        log.exception("run failed")
+        job.abort()
+    seconds = time.perf_counter() - clock
+    print(job.tally.line(), file=sys.stderr)
+    log.info(job.tally.line())
+    result = stage_results(job.pipeline, job.counts, exported=job.tally.output if status == DONE else 0,
+                           unprocessed=0 if status == DONE else job.tally.input - job.tally.invalid,
+                           failed_stage=failed_stage, fail_reason=reason)
+    info = RunInfo(
+        signature=_signature(pipeline_config, files, output),
+        source_name=", ".join(str(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)),
+        dest_name=str(output), log_path=str(log_path), started=started, finished=datetime.now(),
+        entity_count=job.tally.input, process_status=status, exception=reason,
+        extra=_extras(job, seconds, paths),
+    )
+    response = detail_response(info, pipeline_config.operations, result)
+    write_atomic(Path(paths["result"]), orjson.dumps(response, option=orjson.OPT_INDENT_2))
+    if not quiet:
+        print(f"etlcore: {_summary(status, job.tally, seconds)}", file=sys.stderr)
+    log.info(_summary(status, job.tally, seconds))
+    logging.getLogger("etlcore").removeHandler(handler)
+    handler.close()
+    return response
+
+
+class _Job:
+    """The state of one run: the pipeline, the sinks, the counts."""
+
+    def __init__(self, pipeline: Pipeline, options: ReadOptions, work: Path, sink: JsonlSink | ParquetSink,
+                 rejects: JsonlSink, invalid: JsonlSink) -> None:
+        self.pipeline, self.options, self.work = pipeline, options, work
+        self.sink, self.rejects, self.invalid = sink, rejects, invalid
+        self.counts: Counts = pipeline.new_counts()
+        self.tally = Tally()
+        self.spool: ParquetSink | None = None
+        self.fingerprints: list[list[np.ndarray]] = []
+        self.ids: list[pa.Array] = []
+
+    def run(self, files: list[InputFile]) -> None:
+        dedup = bool(self.pipeline.deduplicators)
+        if dedup:
+            self.spool = ParquetSink(self.work / "deduplication-input.parquet", pa.schema([]))
+        for batch in read_batches(files, self.options):
+            self.tally.input += batch.rows_read
+            self.tally.invalid += len(batch.invalid)
+            self.invalid.write_rows(row.to_json() for row in batch.invalid)
+            if batch.table.num_rows == 0:
+                continue
+            rejects: list[pa.Table] = []
+            table = self.pipeline.head(batch.table, self.counts, rejects)
+            if dedup:
+                self.spool.write(table)
+                self.fingerprints.append(self.pipeline.fingerprints(table))
+                self.ids.append(table[self.options.id_column].combine_chunks())
+            else:
+                self._finish(table, rejects)
+            self._write_rejects(rejects)
+        if dedup:
+            self._deduplicate()
+
+    def _deduplicate(self) -> None:
+        self.spool.commit()
+        per_operator = [np.concatenate([b[i] for b in self.fingerprints]) if self.fingerprints
+                        else np.zeros(0, np.uint64) for i in range(len(self.pipeline.deduplicators))]
+        ids = pa.concat_arrays(self.ids) if self.ids else pa.array([], pa.string())
+        keep, decisions = self.pipeline.deduplicate(per_operator, ids, self.counts)
+        self.fingerprints, self.ids = [], []
+        start, decided = 0, 0
+        for table in self._spooled():
+            mask = keep[start:start + table.num_rows]
+            start += table.num_rows
+            dropped = int((~mask).sum())
+            rejects = []
+            if dropped:
+                names, reasons = zip(*decisions[decided:decided + dropped])
+                decided += dropped
+                rejects.append(rejected_rows(table.filter(pa.array(~mask)), "deduplication", list(names),
+                                             pa.array(reasons, pa.string())))
+                table = table.filter(pa.array(mask))
+            self._finish(table, rejects)
+            self._write_rejects(rejects)
+        self.spool.path.unlink(missing_ok=True)
+
+    def _spooled(self) -> Iterator[pa.Table]:
+        if self.spool.path.exists() and self.spool.rows:
+            for batch in pq.ParquetFile(self.spool.path).iter_batches(batch_size=self.options.batch_size):
+                yield pa.Table.from_batches([batch])
+
+    def _finish(self, table: pa.Table, rejects: list[pa.Table]) -> None:
+        table = self.pipeline.tail(table, self.counts, rejects)
+        self.sink.write(table)
+        self.tally.output += table.num_rows
+
+    def _write_rejects(self, rejects: list[pa.Table]) -> None:
+        for table in rejects:
+            self.rejects.write(table)
+            self.tally.rejected += table.num_rows
+
+    def commit(self) -> None:
+        for sink in (self.sink, self.rejects, self.invalid):
+            sink.commit()
+
+    def abort(self) -> None:
+        for sink in (self.sink, self.rejects, self.invalid, self.spool):
+            if sink is not None:
+                sink.abort()
+
+
+def _start_log(path: Path) -> logging.Handler:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("etlcore")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return handler
+
+
+def _signature(config: PipelineConfig, files: list[InputFile], output: Path) -> str:
+    """Hash of config, input files (path, size, mtime) and output: stable ids for the same job."""
+    digest = hashlib.sha256(orjson.dumps(config.operations, option=orjson.OPT_SORT_KEYS))
+    for file in files:
+        stat = file.path.stat()
+        digest.update(f"{file.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    digest.update(str(output.resolve()).encode())
+    return digest.hexdigest()
+
+
+def _extras(job: _Job, seconds: float, paths: dict[str, str]) -> dict[str, Any]:
+    return {
+        "version": __version__,
+        "input_rows": job.tally.input,
+        "output_rows": job.tally.output,
+        "rejected_rows": job.tally.rejected,
+        "invalid_rows": job.tally.invalid,
+        "seconds": round(seconds, 3),
+        "documents_per_second": round(job.tally.input / seconds, 1) if seconds else None,
+        "operators": [{"stage": stage, "name": c.name, "seconds": round(c.seconds, 3), "changed": c.changed}
+                      for stage, counts in job.counts.operators.items() for c in counts],
+        "paths": paths,
+    }
+
+
+def _summary(status: int, tally: Tally, seconds: float) -> str:
+    word = {DONE: "done", FAILED: "failed", TERMINATED: "terminated"}[status]
+    return (f"{word}: {tally.input} rows in {seconds:.2f}s, {tally.output} written, {tally.rejected} rejected, "
+            f"{tally.invalid} invalid")
