@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from etlcore.operators.base import Arg, Deduplicator, Filter
+from etlcore.operators.base import Arg, Deduplicator, Filter, Mapper
 from etlcore.registry import _OPERATORS, operators, register
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,12 +79,41 @@ class ToyExactDedup(Deduplicator):
         return kept, np.zeros(len(fingerprints), dtype=np.int64)
 
 
+class ToyMaskDigits(Mapper):
+    """Test desensitization mapper: every ASCII digit becomes '*'."""
+
+    name = "toy_mask_digits"
+    stage = "desensitization"
+
+    def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
+        return pc.replace_substring_regex(texts, "[0-9]", "*")
+
+
+class ToyBoom(Filter):
+    """Test filter that fails on any text containing 'boom'."""
+
+    name = "toy_boom"
+    stage = "filter"
+    statistic = "boom"
+
+    def compute(self, texts: pa.StringArray) -> np.ndarray:
+        if any("boom" in t for t in texts.to_pylist()):
+            raise ValueError("boom found")
+        return np.zeros(len(texts))
+
+    def keep(self, values: np.ndarray) -> np.ndarray:
+        return values == 0
+
+
+TOYS = (ToyLength, ToyDigits, ToyExactDedup, ToyMaskDigits, ToyBoom)
+
+
 @pytest.fixture
 def toy_operators() -> Iterator[None]:
     """Register the toy filters and deduplicator for one test (the real ones come with their issues)."""
     operators()
-    for cls in (ToyLength, ToyDigits, ToyExactDedup):
+    for cls in TOYS:
         register(cls)
     yield
-    for cls in (ToyLength, ToyDigits, ToyExactDedup):
+    for cls in TOYS:
         _OPERATORS.pop(cls.name)

@@ -50,7 +50,7 @@ def test_every_unreadable_row_kind_goes_to_invalid_and_neighbours_survive(tmp_pa
         (7, "text field 'text' is not a string (got null)"),
         (8, "text field 'text' is not a string (got array)"),
         (9, "broken UTF-8 at byte offset 27"),
-        (12, "line is 215 bytes, over the limit of 100 (--max-line-bytes)"),
+        (12, "line is 223 bytes, over the limit of 100 (--max-line-bytes)"),
     ]
     assert {r["source"] for r in invalid} == {"mixed.jsonl"}
     assert invalid[0]["raw"] == '{"id": "broken", "text": "no end'

@@ -8,9 +8,9 @@ Library interface (SPEC section 8):
 
 __version__ = "0.1.0"
 
-from etlcore import registry  # noqa: E402
-from etlcore.errors import ConfigError, EtlError  # noqa: E402
-from etlcore.pipeline import Pipeline  # noqa: E402
-from etlcore.runner import run  # noqa: E402
+from etlcore import registry
+from etlcore.errors import ConfigError, EtlError
+from etlcore.pipeline import Pipeline
+from etlcore.runner import run
 
 __all__ = ["ConfigError", "EtlError", "Pipeline", "__version__", "registry", "run"]

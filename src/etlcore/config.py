@@ -36,8 +36,8 @@ class PipelineConfig:
 
 
 def load_config(source: str | Path | dict[str, Any]) -> PipelineConfig:
-    """Read a config file or dict in any accepted shape, and validate it."""
-    document = source if isinstance(source, dict) else _read_json(Path(source))
+    """Read a config file, or take a parsed document, in any accepted shape, and validate it."""
+    document = _read_json(Path(source)) if isinstance(source, (str, Path)) else source
     operations, from_text = find_operations(document)
     return validate(operations, from_text=from_text)
 

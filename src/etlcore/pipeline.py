@@ -26,7 +26,6 @@ from etlcore.operators.base import Deduplicator, Filter, Mapper, Operator
 from etlcore.registry import STAGES
 
 
-
 class OperatorFailed(Exception):
     """An operator raised: the run fails with this stage and operator named in the result."""
 
@@ -151,11 +150,11 @@ class Pipeline:
         kept = np.logical_and.reduce(verdicts)
         if kept.all():
             return table
-        rejected_rows = np.flatnonzero(~kept)
-        deciding = np.argmin(np.stack(verdicts)[:, rejected_rows], axis=0)  # first filter that says no
-        reasons = [f"{filters[f].statistic}={_short(values[f][row])}" for f, row in zip(deciding, rejected_rows)]
+        dropped = np.flatnonzero(~kept)
+        deciding = np.argmin(np.stack(verdicts)[:, dropped], axis=0)  # the first filter that says no
+        reasons = [f"{filters[f].statistic}={_short(values[f][row])}" for f, row in zip(deciding, dropped)]
         operators = [filters[f].name for f in deciding]
-        rejects.append(rejected_rows(table.take(rejected_rows), "filter", operators, pa.array(reasons)))
+        rejects.append(rejected_rows(table.take(dropped), "filter", operators, pa.array(reasons)))
         return table.filter(pa.array(kept))
 
     # -- deduplication ------------------------------------------------------------------------

@@ -217,7 +217,7 @@ def _read_lines(file: InputFile, options: ReadOptions) -> Iterator[Batch]:
     line = 0
     try:
         with _open(file) as stream:
-            for line, raw in enumerate(stream, 1):  # noqa: B007 - `line` is read after the loop
+            for line, raw in enumerate(stream, 1):
                 raw = raw.rstrip(b"\r\n")
                 if raw.strip():
                     builder.add_line(line, raw)

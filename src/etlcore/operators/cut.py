@@ -19,7 +19,7 @@ _WINDOW = 64
 def _cut_on_grapheme(text: str, limit: int) -> str:
     """`text[:limit]`, moved back to the last grapheme-cluster boundary at or before `limit`."""
     start = max(0, limit - _WINDOW)
-    best = None
+    best = 0 if start == 0 else None
     for match in _GRAPHEME.finditer(text, start, limit + _WINDOW):
         if match.end() > limit:
             break

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from conftest import REPO, write_jsonl
+
+from etlcore.cli import main
+
+
+def run_cli(args: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def test_run_prints_the_result_json_and_exits_0(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "Hello World"}, {"text": 1}])
+    config = tmp_path / "ops.json"
+    config.write_bytes(orjson.dumps({"clean": [{"name": "replace_upper2lower", "args": {}}]}))
+    code, out, err = run_cli(["run", "--config", config, "--output", tmp_path / "out.jsonl", source], capfd)
+    assert code == 0
+    response = orjson.loads(out)
+    assert response["result"]["result"]["replace_upper2lower"] == {"processed_entity": 1}
+    assert err.splitlines() == ["input = output + rejected + invalid: 2 = 1 + 0 + 1 (ok)",
+                                "etlcore: done: 2 rows in " + err.split(" rows in ")[1].split("s,")[0]
+                                + "s, 1 written, 0 rejected, 1 invalid"]
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == '{"id":"in.jsonl:1","text":"hello world"}\n'
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"clean": [{"name": "cut", "args": {"max_length": 0}}]},
+     "operator 'cut' arg 'max_length': value 0 is out of range, allowed: integer in [1, 100000000]"),
+    ({"filter": [{"name": "cut", "args": {"max_length": 3}}]},
+     "operator 'cut' belongs to stage 'clean', not 'filter'"),
+])
+def test_bad_config_exits_2_and_writes_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                               config: dict, message: str) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "x"}])
+    (tmp_path / "ops.json").write_bytes(orjson.dumps(config))
+    code, out, err = run_cli(["run", "--config", tmp_path / "ops.json", "--output",
+                              tmp_path / "out" / "o.jsonl", source], capfd)
+    assert code == 2
+    assert out == ""
+    assert orjson.loads(err) == {"code": "ParamFieldValueInvalid", "message": message}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "ops.json"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--output", "{tmp}/o.jsonl", "{tmp}/missing.jsonl"], "input not found: {tmp}/missing.jsonl"),
+    (["--output", "{tmp}/o.csv", "{tmp}/in.jsonl"],
+     "output {tmp}/o.csv: unsupported extension; use .jsonl (optionally .gz/.zst) or .parquet"),
+    (["--config", "{tmp}/none.json", "--output", "{tmp}/o.jsonl", "{tmp}/in.jsonl"],
+     "config file not found: {tmp}/none.json"),
+])
+def test_bad_paths_exit_2_and_write_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                            args: list[str], message: str) -> None:
+    write_jsonl(tmp_path / "in.jsonl", [{"text": "x"}])
+    code, out, err = run_cli(["run", *[a.format(tmp=tmp_path) for a in args]], capfd)
+    assert code == 2
+    assert out == ""
+    expected = {"code": "ParamFieldValueInvalid", "message": message.format(tmp=tmp_path)}
+    assert orjson.loads(err.splitlines()[-1]) == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_ops_lists_every_stage_and_shows_one(capfd: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["ops"], capfd)
+    assert code == 0
+    lines = out.splitlines()
+    assert [line for line in lines if not line.startswith(" ")] == [
+        "clean", "filter", "deduplication", "desensitization"]
+    assert any(line.split()[0] == "cut" for line in lines if line.startswith("  "))
+    code, out, _ = run_cli(["ops", "cut"], capfd)
+    assert code == 0
+    assert out.startswith("cut  (Mapper, stage clean)\n\nTruncate every document to at most `max_length`")
+    assert "  max_length: integer in [1, 100000000]; required. maximum document length in characters\n" in out
+    code, out, _ = run_cli(["ops", "cut", "--json"], capfd)
+    assert orjson.loads(out)["args"] == [{"name": "max_length", "allowed": "integer in [1, 100000000]",
+                                          "required": True, "default": None,
+                                          "doc": "maximum document length in characters"}]
+    code, _, err = run_cli(["ops", "nope"], capfd)
+    assert code == 2
+    assert orjson.loads(err)["message"].startswith("unknown operator 'nope'; valid names: cut, ")
+
+
+def test_python_dash_m_and_the_sample_with_the_embedded_default(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "etlcore", "run", str(REPO / "resources/sample/corpus.jsonl"),
+                           "--output", str(tmp_path / "sample.jsonl")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    response = orjson.loads(done.stdout)
+    extra = response["etlcore"]
+    assert extra["input_rows"] == extra["output_rows"] + extra["rejected_rows"] + extra["invalid_rows"]
+    assert extra["input_rows"] == 336
+    assert extra["invalid_rows"] == 6

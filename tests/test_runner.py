@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import SEED_DETAIL, read_jsonl, write_jsonl
+
+import etlcore
+
+CONFIG = {
+    "clean": [{"name": "replace_upper2lower", "args": {}}, {"name": "save_pipeline_clean", "args": {}}],
+    "filter": [{"name": "toy_length", "args": {"min_length": 4}}],
+    "deduplication": [{"name": "toy_exact_dedup", "args": {}}],
+    "desensitization": [{"name": "toy_mask_digits", "args": {}}],
+}
+
+
+def shape(value: object) -> object:
+    """Keys, nesting and types of a JSON value (a list by the shape of its first element)."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return type(value).__name__
+
+
+def mixed_corpus(path: Path) -> Path:
+    return write_jsonl(path, [
+        {"id": "keep-1", "text": "Call 555 1234 NOW", "lang": "en"},
+        b'{"id": "broken", "text": "no end',
+        {"id": "short", "text": "Hi"},
+        {"id": "dup-of-keep-1", "text": "call 555 1234 now", "lang": "en"},
+        {"id": "no-text"},
+        {"id": "num", "text": 42},
+        b'{"id": "utf8", "text": "caf\xc3\x28"}',
+        b"[1, 2]",
+        {"id": "keep-2", "text": "\u4e2d\u6587\u6587\u6863\uff0c\u6ca1\u6709\u6570\u5b57", "lang": "zh"},
+    ])
+
+
+def test_accounting_on_a_file_mixing_every_outcome(tmp_path: Path, toy_operators: None,
+                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    source = mixed_corpus(tmp_path / "in.jsonl")
+    before = source.read_bytes()
+    response = etlcore.run(CONFIG, [source], tmp_path / "out.jsonl")
+    assert capfd.readouterr().err == "input = output + rejected + invalid: 9 = 2 + 2 + 5 (ok)\n"
+    assert source.read_bytes() == before
+    assert read_jsonl(tmp_path / "out.jsonl") == [
+        {"id": "keep-1", "text": "call *** **** now", "lang": "en"},
+        {"id": "keep-2", "text": "中文文档，没有数字", "lang": "zh"},
+    ]
+    work = tmp_path / "out.jsonl.etlcore"
+    assert read_jsonl(work / "rejects.jsonl") == [
+        {"id": "short", "text": "hi", "lang": None, "etl_stage": "filter", "etl_operator": "toy_length",
+         "etl_reason": "length=2"},
+        {"id": "dup-of-keep-1", "text": "call 555 1234 now", "lang": "en", "etl_stage": "deduplication",
+         "etl_operator": "toy_exact_dedup", "etl_reason": "duplicate_of=keep-1 distance=0"},
+    ]
+    assert [(r["line"], r["reason"]) for r in read_jsonl(work / "invalid.jsonl")] == [
+        (2, "invalid JSON: unexpected end of data: line 1 column 33 (char 32)"),
+        (5, "missing text field 'text'"),
+        (6, "text field 'text' is not a string (got number)"),
+        (7, "broken UTF-8 at byte offset 27"),
+        (8, "not a JSON object (got array)"),
+    ]
+    result = response["result"]
+    assert result["entityCount"] == 9
+    assert result["remainingEntity"] == 2
+    assert result["processStatus"] == 2
+    assert result["result"]["export_entity_num"] == 2
+    assert result["result"]["replace_upper2lower"] == {"processed_entity": 2}
+    assert response["etlcore"]["invalid_rows"] == 5
+    assert orjson.loads((work / "result.json").read_bytes()) == response
+    assert Path(result["logPath"]).read_text(encoding="utf-8").count("input = output + rejected + invalid") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl", "out.jsonl.etlcore"]
+
+
+def test_result_json_has_the_seed_shape(tmp_path: Path, toy_operators: None) -> None:
+    seed = orjson.loads(SEED_DETAIL.read_bytes())
+    response = etlcore.run(CONFIG, [mixed_corpus(tmp_path / "in.jsonl")], tmp_path / "out.jsonl")
+    assert response["result"]["operationsV2"] == CONFIG
+    ours = shape({**response, "result": {**response["result"], "operationsV2": None}})
+    expected = shape({**seed, "result": {**seed["result"], "operationsV2": None}})
+    del ours["etlcore"]
+    assert ours == expected
+    assert list(response) == [*list(seed), "etlcore"]
+    assert list(response["result"]) == list(seed["result"])
+    assert list(response["result"]["result"]) == list(seed["result"]["result"])
+    assert response["result"]["etlTaskId"].startswith("task-") and len(response["result"]["etlTaskId"]) == 21
+
+
+def test_parquet_in_and_out_keeps_extra_columns_and_types(tmp_path: Path, toy_operators: None) -> None:
+    source = pa.table({
+        "id": ["a", "b", "c"],
+        "text": ["First DOC", "second doc", "no"],
+        "score": pa.array([0.5, 0.25, 1.0], pa.float32()),
+        "tags": [["x"], [], ["y", "z"]],
+        "meta": [{"n": 1}, {"n": 2}, {"n": 3}],
+    })
+    pq.write_table(source, tmp_path / "in.parquet")
+    config = {"clean": [{"name": "replace_upper2lower"}], "filter": [{"name": "toy_length",
+                                                                      "args": {"min_length": 3}}]}
+    etlcore.run(config, [tmp_path / "in.parquet"], tmp_path / "out.parquet")
+    out = pq.read_table(tmp_path / "out.parquet")
+    assert out.schema == source.schema
+    assert out.to_pylist() == [
+        {"id": "a", "text": "first doc", "score": 0.5, "tags": ["x"], "meta": {"n": 1}},
+        {"id": "b", "text": "second doc", "score": 0.25, "tags": [], "meta": {"n": 2}},
+    ]
+
+
+def test_jsonl_to_parquet_when_later_batches_widen_the_schema(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [
+        {"id": "1", "text": "a", "n": 1}, {"id": "2", "text": "b", "n": 2},
+        {"id": "3", "text": "c", "n": 2.5, "extra": "new"}, {"id": "4", "text": "d"},
+    ])
+    etlcore.run({}, [source], tmp_path / "out.parquet", batch_size=2)
+    out = pq.read_table(tmp_path / "out.parquet")
+    assert out.schema.field("n").type == pa.float64()
+    assert out.to_pylist() == [
+        {"id": "1", "text": "a", "n": 1.0, "extra": None}, {"id": "2", "text": "b", "n": 2.0, "extra": None},
+        {"id": "3", "text": "c", "n": 2.5, "extra": "new"}, {"id": "4", "text": "d", "n": None, "extra": None},
+    ]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_failing_operator_fails_the_run_and_leaves_no_output(tmp_path: Path, toy_operators: None) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": f"doc {i}"} for i in range(5)] + [{"text": "boom"}])
+    config = {"filter": [{"name": "toy_boom"}]}
+    response = etlcore.run(config, [source], tmp_path / "out.jsonl", batch_size=2)
+    result = response["result"]
+    assert result["processStatus"] == 4
+    assert response["success"] is False
+    reason = "operator 'toy_boom' in stage 'filter' failed: ValueError: boom found"
+    assert result["result"]["failReason"] == reason
+    assert result["result"]["pipeline_stage_result"]["filter"]["status"] == "Failed"
+    assert result["result"]["pipeline_stage_result"]["filter"]["failReason"] == reason
+    assert not (tmp_path / "out.jsonl").exists()
+    work = tmp_path / "out.jsonl.etlcore"
+    assert sorted(p.name for p in work.iterdir()) == ["logs", "result.json"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_same_job_gets_the_same_ids(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "x"}])
+    first = etlcore.run({}, [source], tmp_path / "out.jsonl")["result"]
+    second = etlcore.run({}, [source], tmp_path / "out.jsonl")["result"]
+    assert first["etlTaskId"] == second["etlTaskId"]
+    third = etlcore.run({"clean": [{"name": "replace_upper2lower"}]}, [source], tmp_path / "out.jsonl")
+    assert third["result"]["etlTaskId"] != first["etlTaskId"]
