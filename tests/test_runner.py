@@ -151,3 +151,20 @@ def test_same_job_gets_the_same_ids(tmp_path: Path) -> None:
     assert first["etlTaskId"] == second["etlTaskId"]
     third = etlcore.run({"clean": [{"name": "replace_upper2lower"}]}, [source], tmp_path / "out.jsonl")
     assert third["result"]["etlTaskId"] != first["etlTaskId"]
+
+
+def test_run_over_a_folder_of_mixed_formats(tmp_path: Path) -> None:
+    import gzip
+
+    folder = tmp_path / "corpus"
+    write_jsonl(folder / "a.jsonl", [{"id": "a1", "text": "Alpha"}, b"not json"])
+    (folder / "b.txt.gz").write_bytes(gzip.compress("Beta line\n".encode()))
+    pq.write_table(pa.table({"id": ["c1"], "text": ["GAMMA"], "score": [3]}), folder / "c.parquet")
+    response = etlcore.run({"clean": [{"name": "replace_upper2lower"}]}, [folder], tmp_path / "out.jsonl")
+    assert read_jsonl(tmp_path / "out.jsonl") == [
+        {"id": "a1", "text": "alpha"},
+        {"id": "b.txt.gz:1", "text": "beta line"},
+        {"id": "c1", "text": "gamma", "score": 3},
+    ]
+    assert response["etlcore"]["invalid_rows"] == 1
+    assert response["result"]["entityCount"] == 4

@@ -45,15 +45,17 @@ class Cut(Mapper):
     def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
         limit = self.max_length
         too_long = pc.greater(pc.utf8_length(texts), limit)
-        if not pc.any(too_long).as_py():
-            return texts
-        cut = pc.if_else(too_long, pc.utf8_slice_codeunits(texts, 0, limit), texts)
-        next_char = pc.utf8_slice_codeunits(texts, limit, limit + 1)
-        last_char = pc.utf8_slice_codeunits(texts, limit - 1, limit)
-        suspect = pc.and_(too_long, pc.or_(pc.match_substring_regex(next_char, _MAY_JOIN_NEXT),
-                                           pc.match_substring_regex(last_char, _MAY_JOIN_PREVIOUS)))
-        rows = pc.indices_nonzero(suspect).to_numpy()
+        rows = pc.indices_nonzero(too_long)
         if len(rows) == 0:
-            return cut
-        fixed = [_cut_on_grapheme(texts[int(i)].as_py(), limit) for i in rows]
-        return pc.replace_with_mask(cut, suspect, pa.array(fixed, pa.string()))
+            return texts
+        long_texts = texts.take(rows)  # slice only the documents that need it
+        cut = pc.utf8_slice_codeunits(long_texts, 0, limit)
+        suspect = pc.or_(pc.match_substring_regex(pc.utf8_slice_codeunits(long_texts, limit, limit + 1),
+                                                  _MAY_JOIN_NEXT),
+                         pc.match_substring_regex(pc.utf8_slice_codeunits(long_texts, limit - 1, limit),
+                                                  _MAY_JOIN_PREVIOUS))
+        suspects = pc.indices_nonzero(suspect).to_numpy()
+        if len(suspects):
+            fixed = [_cut_on_grapheme(long_texts[int(i)].as_py(), limit) for i in suspects]
+            cut = pc.replace_with_mask(cut, suspect, pa.array(fixed, pa.string()))
+        return pc.replace_with_mask(texts, too_long, cut)
