@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import corpus  # noqa: E402
+from corpus import corpus
 
 CONFIG = {"clean": [{"name": "replace_upper2lower", "args": {}}, {"name": "cut", "args": {"max_length": 1000}}]}
 

@@ -158,7 +158,7 @@ def test_run_over_a_folder_of_mixed_formats(tmp_path: Path) -> None:
 
     folder = tmp_path / "corpus"
     write_jsonl(folder / "a.jsonl", [{"id": "a1", "text": "Alpha"}, b"not json"])
-    (folder / "b.txt.gz").write_bytes(gzip.compress("Beta line\n".encode()))
+    (folder / "b.txt.gz").write_bytes(gzip.compress(b"Beta line\n"))
     pq.write_table(pa.table({"id": ["c1"], "text": ["GAMMA"], "score": [3]}), folder / "c.parquet")
     response = etlcore.run({"clean": [{"name": "replace_upper2lower"}]}, [folder], tmp_path / "out.jsonl")
     assert read_jsonl(tmp_path / "out.jsonl") == [
