@@ -168,3 +168,20 @@ def test_run_over_a_folder_of_mixed_formats(tmp_path: Path) -> None:
     ]
     assert response["etlcore"]["invalid_rows"] == 1
     assert response["result"]["entityCount"] == 4
+
+
+def test_a_lost_row_fails_the_run_with_status_4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    from etlcore.pipeline import Pipeline
+
+    def losing_tail(self: Pipeline, table: pa.Table, counts: object, rejects: list) -> pa.Table:
+        return table.slice(1)  # a bug that drops a row without rejecting it
+
+    monkeypatch.setattr(Pipeline, "tail", losing_tail)
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}, {"text": "b"}])
+    response = etlcore.run({}, [source], tmp_path / "out.jsonl")
+    assert capfd.readouterr().err == "input = output + rejected + invalid: 2 = 1 + 0 + 0 (MISMATCH)\n"
+    assert response["result"]["processStatus"] == 4
+    assert response["result"]["result"]["failReason"] == (
+        "RuntimeError: rows were lost: input = output + rejected + invalid: 2 = 1 + 0 + 0 (MISMATCH)")
+    assert not (tmp_path / "out.jsonl").exists()
