@@ -80,7 +80,7 @@ def operators() -> dict[str, type[Operator]]:
     if not _loaded:
         package = importlib.import_module("etlcore.operators")
         for module in pkgutil.iter_modules(package.__path__):
-            if module.name != "base":
+            if module.name != "base" and not module.name.startswith("_"):
                 importlib.import_module(f"etlcore.operators.{module.name}")
         _loaded = True
     return _OPERATORS
