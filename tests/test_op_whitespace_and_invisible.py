@@ -33,7 +33,7 @@ def test_visible_characters_and_tab_newline_cr_stay(code_point: int) -> None:
 
 
 def test_space_separators_are_exactly_the_unicode_zs_set() -> None:
-    assert SPACES == [0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000]
+    assert [0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000] == SPACES
     assert run(ReplaceUniformWhitespace(), SPACES) == ["a b"] * len(SPACES)
 
 
