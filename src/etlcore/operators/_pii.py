@@ -8,6 +8,7 @@ where its lookbehind allows, so a long run of digits, letters, `@`, `.` or `:` i
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from typing import ClassVar
 
 import pyarrow as pa
@@ -77,7 +78,7 @@ def key_like(token: str) -> bool:
     """A machine-made key, not a word: letters and digits alternate at least three times."""
     kinds = ["d" if c.isdigit() else "a" if c.isalpha() else "" for c in token]
     kinds = [k for k in kinds if k]
-    return sum(1 for a, b in zip(kinds, kinds[1:]) if a != b) >= 3
+    return sum(1 for a, b in pairwise(kinds) if a != b) >= 3
 
 
 class PatternRedactor(Mapper):

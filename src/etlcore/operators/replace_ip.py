@@ -28,5 +28,5 @@ class ReplaceIp(PatternRedactor):
         address = match.group(0).split("%")[0]
         groups = [g for g in address.split(":") if g]
         if "." in address:  # an embedded IPv4 counts as two groups
-            groups = groups[:-1] + ["ip4a", "ip4b"]
+            groups = [*groups[:-1], "ip4a", "ip4b"]
         return len(groups) == 8 if "::" not in address else len(groups) <= 7
