@@ -96,3 +96,11 @@ def test_python_dash_m_and_the_sample_with_the_embedded_default(tmp_path: Path) 
     assert extra["input_rows"] == extra["output_rows"] + extra["rejected_rows"] + extra["invalid_rows"]
     assert extra["input_rows"] == 336
     assert extra["invalid_rows"] == 6
+    # What the embedded default config did to the sample: every injected PII value, HTML tag and
+    # emoji of the ground truth is gone, and traditional characters were converted.
+    truth = orjson.loads((REPO / "resources/sample/truth.json").read_bytes())
+    output = (tmp_path / "sample.jsonl").read_text(encoding="utf-8")
+    injected = [v for part in ("zh", "en") for v in truth[part]["dirty"].values()]
+    assert [v["pii"] for v in injected if "pii" in v and v["pii"] in output] == []
+    for marker in ("<p>", "<script", "&nbsp;", "😀", "🇨🇳", "\u200b", "不經意", "妳"):
+        assert marker not in output

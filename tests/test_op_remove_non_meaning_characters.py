@@ -36,3 +36,16 @@ def test_mojibake_runs(text: str, expected: str) -> None:
 
 def test_a_document_of_mojibake_only_becomes_empty() -> None:
     assert clean(["春节期间天气晴朗".encode().decode("latin-1")]) == [""]
+
+
+def test_every_code_point_of_the_named_ranges() -> None:
+    from etlcore.operators.remove_non_meaning_characters import _NONCHARACTERS, _PRIVATE_USE, _UNASSIGNED
+
+    named = sorted({0xFFFD, *_PRIVATE_USE, *_NONCHARACTERS, *_UNASSIGNED})
+    assert len(_PRIVATE_USE) == 6400 + 65534 + 65534
+    assert len(_NONCHARACTERS) == 32 + 34
+    assert clean([f"a{chr(cp)}b" for cp in named]) == ["ab"] * len(named)
+    removed = set(named)
+    assigned = [cp for cp in range(0x20, 0x30000) if cp not in removed and not 0xD800 <= cp <= 0xDFFF
+                and not 0x80 <= cp <= 0xFF]  # Latin-1 letters are tested as mojibake above
+    assert clean([f"{chr(cp)}" for cp in assigned]) == [chr(cp) for cp in assigned]

@@ -185,3 +185,26 @@ def test_a_lost_row_fails_the_run_with_status_4(tmp_path: Path, monkeypatch: pyt
     assert response["result"]["result"]["failReason"] == (
         "RuntimeError: rows were lost: input = output + rejected + invalid: 2 = 1 + 0 + 0 (MISMATCH)")
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_legacy_counters_count_changed_documents(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [
+        {"text": "Visit https://example.com NOW"}, {"text": "電話13812345678，身份證110101199003071233"},
+        {"text": "plain\x07 text 😀"}, {"text": "简体"},
+    ])
+    config = {
+        "clean": [{"name": "remove_url"}, {"name": "remove_exception_char"}, {"name": "replace_trad2sim"},
+                  {"name": "replace_sim2trad"}, {"name": "replace_upper2lower"}, {"name": "remove_emoji"},
+                  {"name": "cut", "args": {"max_length": 40}}],
+        "desensitization": [{"name": "remove_id_card"}, {"name": "remove_phone_number"}],
+    }
+    result = etlcore.run(config, [source], tmp_path / "out.jsonl")["result"]["result"]
+    assert {k: v for k, v in result.items() if isinstance(v, dict) and k != "pipeline_stage_result"} == {
+        "remove_emoji": {"processed_entity": 1}, "remove_url": {"processed_entity": 1},
+        "trad_to_simp": {"processed_entity": 0}, "remove_id_card": {"processed_entity": 1},
+        "remove_phone_number": {"processed_entity": 1}, "remove_exception_char": {"processed_entity": 1},
+        "replace_sim2trad": {"processed_entity": 2}, "replace_trad2sim": {"processed_entity": 1},
+        "replace_upper2lower": {"processed_entity": 1}, "cut": {"remaining_entity": 4, "unprocessed_entity": 0},
+    }
+    assert [row["text"] for row in read_jsonl(tmp_path / "out.jsonl")] == [
+        "visit  now", "電話，身份證", "plain text ", "簡體"]
