@@ -28,9 +28,15 @@ def test_unknown_operator_names_the_closest_match_and_the_valid_names() -> None:
     ]
 
 
-def test_contract_operator_not_implemented_yet_says_so(toy_operators: None) -> None:
-    assert problems({"deduplication": [{"name": "deduplication_simhash", "args": {"distance": 5}}]}) == [
-        "operator 'deduplication_simhash' (stage 'deduplication') is part of the Qianfan contract but is not "
+def test_contract_operator_not_implemented_yet_says_so() -> None:
+    from etlcore.registry import CONTRACT
+
+    pending = sorted(name for name in CONTRACT if name not in operators())
+    if not pending:
+        pytest.skip("every contract operator is implemented")
+    name = pending[0]
+    assert problems({CONTRACT[name]: [{"name": name, "args": {}}]}) == [
+        f"operator '{name}' (stage '{CONTRACT[name]}') is part of the Qianfan contract but is not "
         "implemented in this version of etlcore yet; see `etlcore ops` for what is"
     ]
 

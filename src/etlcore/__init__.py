@@ -4,6 +4,8 @@ Library interface (SPEC section 8):
     etlcore.run(config, inputs, output, **options) -> dict           # the result JSON
     etlcore.Pipeline(config).run_table(table) -> (kept, rejected, detail)
     etlcore.registry                                                  # the operator classes
+    etlcore.simhash_fingerprints(texts) -> numpy uint64 array         # deduplication's fingerprints
+    etlcore.simhash_fingerprints(texts) -> numpy uint64 array         # deduplication's fingerprints
 """
 
 __version__ = "0.1.0"
@@ -12,5 +14,6 @@ from etlcore import registry
 from etlcore.errors import ConfigError, EtlError
 from etlcore.pipeline import Pipeline
 from etlcore.runner import run
+from etlcore.simhash import simhash_fingerprints
 
-__all__ = ["ConfigError", "EtlError", "Pipeline", "__version__", "registry", "run"]
+__all__ = ["ConfigError", "EtlError", "Pipeline", "__version__", "registry", "run", "simhash_fingerprints"]

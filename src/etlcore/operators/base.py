@@ -35,9 +35,12 @@ class Arg:
     default: Any = None
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] | None = None
 
     def allowed(self) -> str:
         """The allowed values in words, for `etlcore ops` and error messages."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
         kind = {float: "number", int: "integer", str: "string", bool: "boolean"}[self.kind]
         if self.minimum is not None and self.maximum is not None:
             return f"{kind} in [{_fmt(self.minimum)}, {_fmt(self.maximum)}]"
@@ -59,7 +62,9 @@ class Arg:
         if self.kind is bool:
             return (value, None) if isinstance(value, bool) else (None, bad_type)
         if self.kind is str:
-            return (value, None) if isinstance(value, str) else (None, bad_type)
+            if isinstance(value, str) and (not self.choices or value in self.choices):
+                return value, None
+            return None, bad_type
         # Numbers: JSON booleans are not numbers, and NaN/inf are never in range.
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return None, bad_type

@@ -1,0 +1,364 @@
+r"""64-bit simhash fingerprints over Arrow batches, and the exact search for near-duplicate pairs.
+
+Fingerprint recipe (the same on every machine and in every process):
+1. Fold every code point through one table: its NFKC form, then its lower case, where each is a
+   single code point (full-width Ａ，１ become a , 1; Ⅻ or ½, which NFKC expands, stay); then every
+   punctuation mark, symbol, separator, control, format or unassigned code point and all whitespace
+   (Unicode P, S, Z, C, \s, judged on the folded character) is deleted (`char` tokenization) or
+   ends a word (`word` tokenization). Punctuation width, spacing and emoji do not change a fingerprint.
+2. Features: `char`: every run of `ngram` consecutive code points (a text shorter than that is one
+   feature); `word`: every run of `ngram` consecutive words, where a word is a maximal run of
+   non-space characters outside the CJK blocks, or a single CJK character.
+3. Each feature is hashed to 64 bits (FNV-1a over its code points, then the SplitMix64 finaliser);
+   every occurrence adds +1 to the 64 bit counters where its hash has a 1 and -1 where it has a 0; bit i
+   of the fingerprint is 1 when counter i is positive. An empty normalised text has fingerprint 0.
+The kernels are compiled with numba over the UTF-8 buffer of a whole batch: no Python loop per document.
+
+Search (`near_duplicate_pairs`): every pair of distinct fingerprints at Hamming distance <= k, exactly.
+The 64 bits are cut into b = k + r blocks; two fingerprints within distance k agree on at least r
+blocks (pigeonhole), so for every choice of r blocks the fingerprints are grouped by those blocks'
+bits (a counting sort) and compared within each group by XOR and popcount. A pair is reported only by
+the first choice of blocks on which it agrees, so each pair once. r is chosen by a cost model from the
+number of fingerprints. Memory: the fingerprints (8 bytes each), one permutation (8 bytes each) and
+one counting array of 2^(key bits) entries; never the texts.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+from itertools import combinations
+
+import numba
+import numpy as np
+import pyarrow as pa
+import regex
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_DELETE = -1
+
+
+@cache
+def fold_table() -> np.ndarray:
+    """Code point -> folded code point, or -1 (deleted), for U+0000..U+E007F; beyond, identity."""
+    size = 0xE0080
+    table = np.arange(size, dtype=np.int32)
+    table[0x41:0x5B] += 32
+    for cp in range(0x80, size):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        char = chr(cp)
+        compatible = unicodedata.normalize("NFKC", char)
+        char = compatible if len(compatible) == 1 else char
+        lower = char.lower()
+        table[cp] = ord(lower if len(lower) == 1 else char)
+    folded = "".join(map(chr, np.where((table >= 0xD800) & (table <= 0xDFFF), 0x61, table).tolist()))
+    table[[m.start() for m in regex.finditer(r"[\p{P}\p{S}\p{Z}\p{C}\s]", folded)]] = _DELETE
+    return table
+
+
+def simhash_fingerprints(texts: list[str] | pa.Array | pa.ChunkedArray, ngram: int = 3,
+                         tokenization: str = "char") -> np.ndarray:
+    """One 64-bit simhash per text (numpy uint64), by the recipe of this module's docstring."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if not isinstance(texts, pa.Array):
+        texts = pa.array(texts, pa.string())
+    texts = texts.cast(pa.large_string())
+    if len(texts) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    _, offsets_buffer, data_buffer = texts.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[texts.offset: texts.offset + len(texts) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    return _fingerprints(data, offsets, ngram, tokenization == "word", fold_table())
+
+
+@numba.njit(cache=True, inline="always")
+def _mix(h: np.uint64) -> np.uint64:
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+@numba.njit(cache=True, inline="always")
+def _is_cjk(cp: int) -> bool:
+    return (0x2E80 <= cp <= 0x9FFF or 0xAC00 <= cp <= 0xD7AF or 0xF900 <= cp <= 0xFAFF
+            or 0x20000 <= cp <= 0x3FFFF)
+
+
+@numba.njit(cache=True)
+def _decode(data: np.ndarray, start: int, end: int, table: np.ndarray, out: np.ndarray) -> int:
+    """UTF-8 bytes data[start:end] into folded code points in `out` (-1 for deleted ones)."""
+    count = 0
+    i = start
+    while i < end:
+        byte = data[i]
+        if byte < 0x80:
+            cp, width = int(byte), 1
+        elif byte < 0xE0:
+            cp, width = int(byte & 0x1F), 2
+        elif byte < 0xF0:
+            cp, width = int(byte & 0x0F), 3
+        else:
+            cp, width = int(byte & 0x07), 4
+        for j in range(1, width):
+            cp = (cp << 6) | int(data[i + j] & 0x3F)
+        out[count] = table[cp] if cp < len(table) else cp
+        count += 1
+        i += width
+    return count
+
+
+@numba.njit(cache=True)
+def _word_hashes(cps: np.ndarray, count: int, out: np.ndarray) -> int:
+    """Hash of each word (see the module docstring) into `out`; returns how many words."""
+    words = 0
+    h = _FNV_OFFSET
+    in_word = False
+    for i in range(count):
+        cp = cps[i]
+        if cp == _DELETE or _is_cjk(cp):
+            if in_word:
+                out[words] = h
+                words += 1
+                in_word = False
+                h = _FNV_OFFSET
+            if cp != _DELETE:
+                out[words] = (_FNV_OFFSET ^ np.uint64(cp)) * _FNV_PRIME
+                words += 1
+        else:
+            h = (h ^ np.uint64(cp)) * _FNV_PRIME
+            in_word = True
+    if in_word:
+        out[words] = h
+        words += 1
+    return words
+
+
+@numba.njit(cache=True)
+def _fingerprints(data: np.ndarray, offsets: np.ndarray, ngram: int, words: bool, table: np.ndarray) -> np.ndarray:
+    n = len(offsets) - 1
+    result = np.zeros(n, dtype=np.uint64)
+    longest = 0
+    for d in range(n):
+        longest = max(longest, offsets[d + 1] - offsets[d])
+    units = np.empty(longest + 1, dtype=np.uint64)  # code points, or word hashes
+    cps = np.empty(longest + 1, dtype=np.int64)
+    planes = np.zeros(40, dtype=np.uint64)
+    for d in range(n):
+        count = _decode(data, offsets[d], offsets[d + 1], table, cps)
+        if words:
+            count = _word_hashes(cps, count, units)
+        else:
+            kept = 0
+            for i in range(count):
+                if cps[i] != _DELETE:
+                    units[kept] = np.uint64(cps[i])
+                    kept += 1
+            count = kept
+        if count == 0:
+            continue
+        # Bit-sliced counting: planes[p] holds bit p of the number of hashes with a 1 in each of the
+        # 64 lanes, so adding a hash costs a binary increment (about two word operations), not 64 adds.
+        planes[:] = 0
+        width = min(ngram, count)
+        features = count - width + 1
+        for start in range(features):
+            h = _FNV_OFFSET
+            for j in range(width):
+                h = (h ^ units[start + j]) * _FNV_PRIME
+            carry = _mix(h)
+            p = 0
+            while carry:
+                overflow = planes[p] & carry
+                planes[p] ^= carry
+                carry = overflow
+                p += 1
+        fingerprint = np.uint64(0)
+        for bit in range(64):
+            ones = 0
+            for p in range(40):
+                ones |= int((planes[p] >> np.uint64(bit)) & np.uint64(1)) << p
+            if 2 * ones > features:
+                fingerprint |= np.uint64(1) << np.uint64(bit)
+        result[d] = fingerprint
+    return result
+
+
+# -- search ---------------------------------------------------------------------------------------
+
+def _blocks(count: int) -> list[tuple[int, int]]:
+    """(shift, width) of `count` blocks covering the 64 bits, as even as possible."""
+    widths = [64 // count + (1 if i < 64 % count else 0) for i in range(count)]
+    shifts = np.cumsum([0, *widths[:-1]]).tolist()
+    return list(zip(shifts, widths))
+
+
+def _plan(n: int, k: int) -> int:
+    """How many blocks must agree (r): the cheapest by a cost model of sorting and comparing."""
+    best, best_cost = 1, float("inf")
+    for r in range(1, 5):
+        blocks = _blocks(k + r)
+        tables = len(list(combinations(range(k + r), r)))
+        key_bits = min(sum(w for _, w in blocks[:r]), 26)
+        per_bucket = n / 2**key_bits
+        cost = tables * (n + 2**key_bits + n * per_bucket / 2)
+        if cost < best_cost:
+            best, best_cost = r, cost
+    return best
+
+
+@numba.njit(cache=True)
+def _key(fingerprint: np.uint64, shifts: np.ndarray, widths: np.ndarray) -> int:
+    key = 0
+    for b in range(len(shifts)):
+        part = (fingerprint >> np.uint64(shifts[b])) & np.uint64((1 << widths[b]) - 1)
+        key = (key << widths[b]) | int(part)
+    return key
+
+
+@numba.njit(cache=True)
+def _agreeing_blocks(x: np.uint64, all_shifts: np.ndarray, all_widths: np.ndarray) -> np.ndarray:
+    agree = np.zeros(len(all_shifts), dtype=np.bool_)
+    for b in range(len(all_shifts)):
+        agree[b] = ((x >> np.uint64(all_shifts[b])) & np.uint64((1 << all_widths[b]) - 1)) == 0
+    return agree
+
+
+@numba.njit(cache=True)
+def _first_combination_is(agree: np.ndarray, chosen: np.ndarray) -> bool:
+    """Whether `chosen` (sorted block indices) is the first r-combination of the agreeing blocks."""
+    r = len(chosen)
+    taken = 0
+    for b in range(len(agree)):
+        if agree[b]:
+            if b != chosen[taken]:
+                return False
+            taken += 1
+            if taken == r:
+                return True
+    return False
+
+
+@numba.njit(cache=True)
+def _table_pairs(fps: np.ndarray, k: int, chosen: np.ndarray, all_shifts: np.ndarray, all_widths: np.ndarray,
+                 key_shift: int, out_i: np.ndarray, out_j: np.ndarray, out_d: np.ndarray, found: int) -> int:
+    """Group by the chosen blocks (counting sort on the key) and compare within groups; append pairs.
+    Returns the new number of pairs, or -1 - found if the output arrays are full (caller grows them)."""
+    n = len(fps)
+    shifts = all_shifts[chosen]
+    widths = all_widths[chosen]
+    size = 1 << (int(widths.sum()) - key_shift)
+    counts = np.zeros(size + 1, dtype=np.int64)
+    keys = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        keys[i] = _key(fps[i], shifts, widths) >> key_shift
+        counts[keys[i] + 1] += 1
+    for b in range(size):
+        counts[b + 1] += counts[b]
+    order = np.empty(n, dtype=np.int64)
+    fill = counts.copy()
+    for i in range(n):
+        order[fill[keys[i]]] = i
+        fill[keys[i]] += 1
+    for b in range(size):
+        start, end = counts[b], counts[b + 1]
+        for a in range(start, end):
+            i = order[a]
+            for c in range(a + 1, end):
+                j = order[c]
+                x = fps[i] ^ fps[j]
+                distance = 0
+                y = x
+                while y:
+                    y &= y - np.uint64(1)
+                    distance += 1
+                if distance > k:
+                    continue
+                if not _first_combination_is(_agreeing_blocks(x, all_shifts, all_widths), chosen):
+                    continue
+                if found == len(out_i):
+                    return -1 - found
+                out_i[found], out_j[found], out_d[found] = min(i, j), max(i, j), distance
+                found += 1
+    return found
+
+
+def near_duplicate_pairs(fingerprints: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair (i < j) of positions whose fingerprints differ in at most k bits, with its distance.
+    Exact: no pair is missed, none is reported twice."""
+    fps = np.ascontiguousarray(fingerprints, dtype=np.uint64)
+    n = len(fps)
+    if n < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    r = _plan(n, k)
+    blocks = _blocks(k + r)
+    all_shifts = np.array([s for s, _ in blocks], dtype=np.int64)
+    all_widths = np.array([w for _, w in blocks], dtype=np.int64)
+    capacity = max(1024, n)
+    out_i, out_j, out_d = (np.empty(capacity, np.int64) for _ in range(3))
+    found = 0
+    for chosen in combinations(range(k + r), r):
+        chosen_array = np.array(chosen, dtype=np.int64)
+        key_shift = max(0, int(all_widths[chosen_array].sum()) - 26)  # cap the counting array at 2^26
+        while True:
+            result = _table_pairs(fps, k, chosen_array, all_shifts, all_widths, key_shift, out_i, out_j, out_d,
+                                  found)
+            if result >= 0:
+                found = result
+                break
+            capacity *= 2  # full: grow and redo this table from the pairs found before it
+            out_i, out_j, out_d = (np.resize(a, capacity) for a in (out_i, out_j, out_d))
+    return out_i[:found].copy(), out_j[:found].copy(), out_d[:found].copy()
+
+
+def brute_force_pairs(fingerprints: np.ndarray, k: int) -> set[tuple[int, int]]:
+    """All pairs (i < j) within distance k, by comparing every pair: the reference for tests."""
+    fps = np.asarray(fingerprints, dtype=np.uint64)
+    pairs: set[tuple[int, int]] = set()
+    for i in range(len(fps) - 1):
+        x = np.bitwise_xor(fps[i + 1:], fps[i])
+        distance = np.bitwise_count(x)
+        for j in np.flatnonzero(distance <= k):
+            pairs.add((i, i + 1 + int(j)))
+    return pairs
+
+
+@numba.njit(cache=True)
+def _find(parent: np.ndarray, x: int) -> int:
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+@numba.njit(cache=True)
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Union-find over n items joined by the pairs; returns each item's root."""
+    parent = np.arange(n)
+    for p in range(len(left)):
+        a, b = _find(parent, left[p]), _find(parent, right[p])
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    for x in range(n):
+        parent[x] = _find(parent, x)
+    return parent
+
+
+def keep_first_of_clusters(fingerprints: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Near-duplicate clusters (connected components of the pairs within distance k, exact duplicates
+    included) and, per document in input order: the index of its cluster's first document (-1 for that
+    first document itself, which is kept), and its Hamming distance to that kept document."""
+    fps = np.asarray(fingerprints, dtype=np.uint64)
+    if len(fps) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    unique, first, inverse = np.unique(fps, return_index=True, return_inverse=True)
+    left, right, _ = near_duplicate_pairs(unique, k)
+    roots = _components(len(unique), left, right)
+    earliest = np.full(len(unique), len(fps), dtype=np.int64)
+    np.minimum.at(earliest, roots, first)  # the first document of each cluster
+    kept = earliest[roots[inverse.ravel()]]
+    kept_index = np.where(kept == np.arange(len(fps)), -1, kept)
+    distance = np.bitwise_count(fps ^ fps[kept]).astype(np.int64)
+    return kept_index, distance

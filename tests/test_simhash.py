@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from conftest import REPO
+
+import etlcore
+from etlcore.operators.deduplication_simhash import DeduplicationSimhash
+from etlcore.simhash import brute_force_pairs, keep_first_of_clusters, near_duplicate_pairs
+
+MAKE_CORPUS = REPO.parent / "shared" / "bench" / "make_corpus.py"
+
+
+def test_fingerprints_are_fixed_values_on_every_machine() -> None:
+    # Pinned: a change of recipe must be deliberate (and documented), never an accident of platform.
+    assert etlcore.simhash_fingerprints(["不经意，你的笑容", "The quick brown fox", ""]).tolist() == [
+        FIXED_ZH, FIXED_EN, 0]
+
+
+def test_normalisation_folds_width_case_spacing_and_punctuation() -> None:
+    variants = ["Ｈｅｌｌｏ，世界！欢迎来到北京。", "hello世界欢迎来到北京", "HELLO , 世 界 ! 欢迎 来到 北京 .",
+                "hello\u3000世界\t欢迎来到北京😀"]
+    prints = etlcore.simhash_fingerprints(variants)
+    assert len(set(prints.tolist())) == 1
+
+
+def test_word_tokenization_and_short_texts() -> None:
+    words = etlcore.simhash_fingerprints(["Hello big world", "hello, BIG world!", "world big hello"],
+                                         tokenization="word")
+    assert words[0] == words[1] != words[2]
+    assert etlcore.simhash_fingerprints(["ab", "ab", "ba"]).tolist()[0] != 0
+
+
+@pytest.fixture(scope="module")
+def real_fingerprints(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    """Fingerprints of 20 000 real-looking documents with injected near-duplicates, made by the
+    shared corpus maker from the paragraphs of the bundled sample corpus."""
+    folder = tmp_path_factory.mktemp("corpus")
+    paragraphs = []
+    for line in (REPO / "resources/sample/corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            text = json.loads(line).get("text")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(text, str):
+            paragraphs += [p for p in text.split("\n") if len(p) >= 8]
+    (folder / "pool.txt").write_text("\n".join(paragraphs), encoding="utf-8")
+    subprocess.run([sys.executable, str(MAKE_CORPUS), "--source", str(folder / "pool.txt"), "--n", "20000",
+                    "--seed", "3", "--out", str(folder / "corpus.jsonl")], check=True)
+    lines = (folder / "corpus.jsonl").read_text(encoding="utf-8").split("\n")
+    texts = [json.loads(line)["text"] for line in lines if line]
+    return etlcore.simhash_fingerprints(texts)
+
+
+def test_search_finds_exactly_the_brute_force_pairs(real_fingerprints: np.ndarray) -> None:
+    unique = np.unique(real_fingerprints)
+    assert len(unique) > 15_000
+    reference = brute_force_pairs(unique, 6)
+    distances = {pair: int(np.bitwise_count(unique[pair[0]] ^ unique[pair[1]])) for pair in reference}
+    for k in (4, 5, 6):
+        left, right, found_distance = near_duplicate_pairs(unique, k)
+        found = list(zip(left.tolist(), right.tolist()))
+        assert len(found) == len(set(found))  # each pair once
+        assert set(found) == {pair for pair, d in distances.items() if d <= k}
+        assert all(distances[pair] == d for pair, d in zip(found, found_distance.tolist()))
+    assert sum(1 for d in distances.values() if d <= 4) > 100  # the test has pairs to find
+
+
+def test_search_on_random_fingerprints_with_planted_neighbours() -> None:
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 2**63, 3000, dtype=np.uint64) * np.uint64(2) + rng.integers(0, 2, 3000).astype(np.uint64)
+    flips = [np.uint64(sum(1 << int(b) for b in rng.choice(64, size=d, replace=False))) for d in range(1, 8)]
+    planted = np.concatenate([base, base[:700] ^ np.repeat(flips, 100)])
+    for k in (4, 5, 6):
+        left, right, _ = near_duplicate_pairs(planted, k)
+        assert set(zip(left.tolist(), right.tolist())) == brute_force_pairs(planted, k)
+
+
+def test_a_chain_keeps_only_its_first_document() -> None:
+    a, b, c = np.uint64(0), np.uint64(0b111111), np.uint64(0b111111111111)  # a~b, b~c, a and c 12 apart
+    kept, distance = keep_first_of_clusters(np.array([a, b, c], dtype=np.uint64), 6)
+    assert kept.tolist() == [-1, 0, 0]
+    assert distance.tolist() == [0, 6, 12]
+
+
+def test_fractional_distance_is_floored() -> None:
+    five, six = np.uint64(0b11111), np.uint64(0b111111)
+    operator = DeduplicationSimhash(distance=5.6511, ngram=3, tokenization="char")
+    assert operator.find_duplicates(np.array([0, five, six << np.uint64(20)], dtype=np.uint64))[0].tolist() == [
+        -1, 0, -1]
+
+
+def test_exact_duplicates_are_always_caught_and_the_first_is_kept() -> None:
+    far = np.uint64(2**64 - 1)  # 64 bits from 0
+    prints = np.array([0, far, 0, 0, far], dtype=np.uint64)
+    kept, _ = keep_first_of_clusters(prints, 4)
+    assert kept.tolist() == [-1, -1, 0, 0, 1]
+
+
+def test_dedup_in_a_run_rejects_with_the_kept_id(tmp_path: Path) -> None:
+    text = "这是一篇关于天气的新闻报道，今天北京晴朗，气温适宜，适合出行。"
+    rows = [{"id": "a", "text": text}, {"id": "b", "text": "完全无关的另一篇文章，讨论经济发展与科技创新的关系。"},
+            {"id": "c", "text": text.replace("，", ",")}, {"id": "d", "text": text}]
+    (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    result = etlcore.run({"deduplication": [{"name": "deduplication_simhash", "args": {"distance": 5}}]},
+                         [tmp_path / "in.jsonl"], tmp_path / "out.jsonl")
+    kept = [json.loads(line)["id"] for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    rejects = [json.loads(line) for line in (tmp_path / "out.jsonl.etlcore/rejects.jsonl").read_text(
+        encoding="utf-8").splitlines()]
+    assert kept == ["a", "b"]
+    assert [(r["id"], r["etl_reason"]) for r in rejects] == [("c", "duplicate_of=a distance=0"),
+                                                           ("d", "duplicate_of=a distance=0")]
+    assert result["result"]["result"]["pipeline_stage_result"]["deduplication"]["each_operator_result"] == [
+        {"name": "deduplication_simhash", "remaining_count": 2, "drop_count": 2}]
+    table = pa.table({"text": [text, text]})
+    assert etlcore.Pipeline({"deduplication": [{"name": "deduplication_simhash", "args": {"distance": 4}}]}
+                            ).run_table(table)[0].num_rows == 1
+
+
+FIXED_ZH, FIXED_EN = 17505415540195951640, 1226458200717407349
