@@ -25,7 +25,10 @@ one counting array of 2^(key bits) entries; never the texts.
 
 from __future__ import annotations
 
+import math
+import os
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from itertools import combinations
 
@@ -195,18 +198,28 @@ def _blocks(count: int) -> list[tuple[int, int]]:
     return list(zip(shifts, widths))
 
 
+_KEY_BITS = 16  # a counting array of 2^16 entries stays in the CPU cache
+
+
 def _plan(n: int, k: int) -> int:
-    """How many blocks must agree (r): the cheapest by a cost model of sorting and comparing."""
+    """How many blocks must agree (r), by a cost model: per table a pass over the fingerprints plus
+    the comparisons inside groups of n / 2^(key bits) fingerprints."""
     best, best_cost = 1, float("inf")
     for r in range(1, 5):
-        blocks = _blocks(k + r)
-        tables = len(list(combinations(range(k + r), r)))
-        key_bits = min(sum(w for _, w in blocks[:r]), 26)
-        per_bucket = n / 2**key_bits
-        cost = tables * (n + 2**key_bits + n * per_bucket / 2)
+        tables = math.comb(k + r, r)
+        key_bits = min(sum(w for _, w in _blocks(k + r)[:r]), _KEY_BITS)
+        cost = tables * (4 * n + n * (n / 2**key_bits) / 2)
         if cost < best_cost:
             best, best_cost = r, cost
     return best
+
+
+@numba.njit(cache=True, inline="always")
+def _popcount(x: np.uint64) -> int:
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
 @numba.njit(cache=True)
@@ -241,76 +254,81 @@ def _first_combination_is(agree: np.ndarray, chosen: np.ndarray) -> bool:
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _table_pairs(fps: np.ndarray, k: int, chosen: np.ndarray, all_shifts: np.ndarray, all_widths: np.ndarray,
-                 key_shift: int, out_i: np.ndarray, out_j: np.ndarray, out_d: np.ndarray, found: int) -> int:
-    """Group by the chosen blocks (counting sort on the key) and compare within groups; append pairs.
-    Returns the new number of pairs, or -1 - found if the output arrays are full (caller grows them)."""
+                 key_shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One table: group the fingerprints by the chosen blocks (a counting sort on their bits) and
+    compare within each group; keep the pairs within k for which this is the first agreeing choice."""
     n = len(fps)
     shifts = all_shifts[chosen]
     widths = all_widths[chosen]
     size = 1 << (int(widths.sum()) - key_shift)
-    counts = np.zeros(size + 1, dtype=np.int64)
-    keys = np.empty(n, dtype=np.int64)
+    starts = np.zeros(size + 1, dtype=np.int32)
+    keys = np.empty(n, dtype=np.int32)
     for i in range(n):
         keys[i] = _key(fps[i], shifts, widths) >> key_shift
-        counts[keys[i] + 1] += 1
+        starts[keys[i] + 1] += 1
     for b in range(size):
-        counts[b + 1] += counts[b]
+        starts[b + 1] += starts[b]
+    grouped = np.empty(n, dtype=np.uint64)
     order = np.empty(n, dtype=np.int64)
-    fill = counts.copy()
+    fill = starts.copy()
     for i in range(n):
+        grouped[fill[keys[i]]] = fps[i]
         order[fill[keys[i]]] = i
         fill[keys[i]] += 1
+    capacity = 1024
+    out_i = np.empty(capacity, np.int64)
+    out_j = np.empty(capacity, np.int64)
+    out_d = np.empty(capacity, np.int64)
+    found = 0
     for b in range(size):
-        start, end = counts[b], counts[b + 1]
-        for a in range(start, end):
-            i = order[a]
+        end = starts[b + 1]
+        for a in range(starts[b], end):
+            fa = grouped[a]
             for c in range(a + 1, end):
-                j = order[c]
-                x = fps[i] ^ fps[j]
-                distance = 0
-                y = x
-                while y:
-                    y &= y - np.uint64(1)
-                    distance += 1
-                if distance > k:
+                x = fa ^ grouped[c]
+                distance = _popcount(x)
+                if distance > k or not _first_combination_is(_agreeing_blocks(x, all_shifts, all_widths), chosen):
                     continue
-                if not _first_combination_is(_agreeing_blocks(x, all_shifts, all_widths), chosen):
-                    continue
-                if found == len(out_i):
-                    return -1 - found
+                if found == capacity:
+                    capacity *= 2
+                    out_i, out_j, out_d = _grow(out_i, capacity), _grow(out_j, capacity), _grow(out_d, capacity)
+                i, j = order[a], order[c]
                 out_i[found], out_j[found], out_d[found] = min(i, j), max(i, j), distance
                 found += 1
-    return found
+    return out_i[:found], out_j[:found], out_d[:found]
 
 
-def near_duplicate_pairs(fingerprints: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@numba.njit(cache=True, nogil=True)
+def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
+    bigger = np.empty(capacity, array.dtype)
+    bigger[: len(array)] = array
+    return bigger
+
+
+def near_duplicate_pairs(fingerprints: np.ndarray, k: int,
+                         threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair (i < j) of positions whose fingerprints differ in at most k bits, with its distance.
-    Exact: no pair is missed, none is reported twice."""
+    Exact: no pair is missed, none is reported twice. The tables run on `threads` threads (default:
+    every core), the compiled kernel releasing the GIL."""
     fps = np.ascontiguousarray(fingerprints, dtype=np.uint64)
-    n = len(fps)
-    if n < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    r = _plan(n, k)
+    empty = np.zeros(0, np.int64)
+    if len(fps) < 2:
+        return empty, empty.copy(), empty.copy()
+    r = _plan(len(fps), k)
     blocks = _blocks(k + r)
     all_shifts = np.array([s for s, _ in blocks], dtype=np.int64)
     all_widths = np.array([w for _, w in blocks], dtype=np.int64)
-    capacity = max(1024, n)
-    out_i, out_j, out_d = (np.empty(capacity, np.int64) for _ in range(3))
-    found = 0
-    for chosen in combinations(range(k + r), r):
+
+    def table(chosen: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         chosen_array = np.array(chosen, dtype=np.int64)
-        key_shift = max(0, int(all_widths[chosen_array].sum()) - 26)  # cap the counting array at 2^26
-        while True:
-            result = _table_pairs(fps, k, chosen_array, all_shifts, all_widths, key_shift, out_i, out_j, out_d,
-                                  found)
-            if result >= 0:
-                found = result
-                break
-            capacity *= 2  # full: grow and redo this table from the pairs found before it
-            out_i, out_j, out_d = (np.resize(a, capacity) for a in (out_i, out_j, out_d))
-    return out_i[:found].copy(), out_j[:found].copy(), out_d[:found].copy()
+        key_shift = max(0, int(all_widths[chosen_array].sum()) - _KEY_BITS)
+        return _table_pairs(fps, k, chosen_array, all_shifts, all_widths, key_shift)
+
+    with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+        results = list(pool.map(table, combinations(range(k + r), r)))
+    return tuple(np.concatenate([result[part] for result in results]) for part in range(3))
 
 
 def brute_force_pairs(fingerprints: np.ndarray, k: int) -> set[tuple[int, int]]:
