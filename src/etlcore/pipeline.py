@@ -54,25 +54,13 @@ class OperatorCount:
     changed: int = 0  # documents whose text this operator changed (the legacy processed_entity)
     seconds: float = 0.0
 
-    def add(self, other: OperatorCount) -> None:
-        self.remaining += other.remaining
-        self.dropped += other.dropped
-        self.changed += other.changed
-        self.seconds += other.seconds
-
 
 @dataclass
 class Counts:
-    """Everything a run counts; counts of batches add up to the counts of the run."""
+    """Everything a run counts: documents that entered each stage, and each operator's counts."""
 
     entered: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
     operators: dict[str, list[OperatorCount]] = field(default_factory=dict)
-
-    def add(self, other: Counts) -> None:
-        for stage in STAGES:
-            self.entered[stage] += other.entered[stage]
-            for mine, theirs in zip(self.operators[stage], other.operators[stage]):
-                mine.add(theirs)
 
 
 class Pipeline:
