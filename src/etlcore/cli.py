@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--batch-size", type=_positive, default=10_000, help="rows per Arrow batch")
     run_cmd.add_argument("--max-line-bytes", type=_positive, default=16 * 1024 * 1024,
                          help="longer input lines go to the invalid file")
-    run_cmd.add_argument("--workers", type=_positive, default=1)
+    run_cmd.add_argument("--workers", type=_positive, default=None,
+                         help="processes for the per-document stages (default: every core for inputs of 32 MB "
+                              "or more, else 1; 1 = in this process, for debugging)")
     run_cmd.add_argument("--engine", choices=["local", "ray"], default="local")
     run_cmd.add_argument("--quiet", action="store_true", help="no summary line on stderr")
 
@@ -75,11 +77,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         raise EtlError("--engine ray is not available in this version of etlcore yet; use --engine local")
-    if args.workers != 1:
-        raise EtlError("--workers greater than 1 is not available in this version of etlcore yet")
     response = run(args.config or default_config(), args.inputs, args.output, work_dir=args.work_dir,
                    text_column=args.text_column, id_column=args.id_column, batch_size=args.batch_size,
-                   max_line_bytes=args.max_line_bytes, quiet=args.quiet)
+                   max_line_bytes=args.max_line_bytes, workers=args.workers, quiet=args.quiet)
     sys.stdout.write(orjson.dumps(response, option=orjson.OPT_INDENT_2).decode() + "\n")
     status = response["result"]["processStatus"]
     return EXIT_OK if status == DONE else EXIT_INTERRUPTED if status == TERMINATED else EXIT_FAILED

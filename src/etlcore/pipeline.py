@@ -29,9 +29,12 @@ from etlcore.registry import STAGES
 class OperatorFailed(Exception):
     """An operator raised: the run fails with this stage and operator named in the result."""
 
-    def __init__(self, stage: str, operator: str, error: Exception) -> None:
-        super().__init__(f"operator '{operator}' in stage '{stage}' failed: {type(error).__name__}: {error}")
-        self.stage, self.operator = stage, operator
+    def __init__(self, stage: str, operator: str, error: str) -> None:
+        super().__init__(f"operator '{operator}' in stage '{stage}' failed: {error}")
+        self.stage, self.operator, self.error = stage, operator, error
+
+    def __reduce__(self) -> tuple:  # so that it crosses from a worker process intact
+        return OperatorFailed, (self.stage, self.operator, self.error)
 
 
 @contextmanager
@@ -41,7 +44,7 @@ def _running(stage: str, operator: Operator, count: OperatorCount) -> Iterator[N
     try:
         yield
     except Exception as exc:
-        raise OperatorFailed(stage, operator.name, exc) from exc
+        raise OperatorFailed(stage, operator.name, f"{type(exc).__name__}: {exc}") from exc
     finally:
         count.seconds += time.perf_counter() - started
 
@@ -54,6 +57,12 @@ class OperatorCount:
     changed: int = 0  # documents whose text this operator changed (the legacy processed_entity)
     seconds: float = 0.0
 
+    def add(self, other: OperatorCount) -> None:
+        self.remaining += other.remaining
+        self.dropped += other.dropped
+        self.changed += other.changed
+        self.seconds += other.seconds
+
 
 @dataclass
 class Counts:
@@ -61,6 +70,13 @@ class Counts:
 
     entered: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
     operators: dict[str, list[OperatorCount]] = field(default_factory=dict)
+
+    def add(self, other: Counts) -> None:
+        """Add the counts of another batch (counted in another process, say)."""
+        for stage in STAGES:
+            self.entered[stage] += other.entered[stage]
+            for mine, theirs in zip(self.operators[stage], other.operators[stage]):
+                mine.add(theirs)
 
 
 class Pipeline:
@@ -155,7 +171,7 @@ class Pipeline:
             try:
                 prints.append(dedup.fingerprint(texts))
             except Exception as exc:
-                raise OperatorFailed("deduplication", dedup.name, exc) from exc
+                raise OperatorFailed("deduplication", dedup.name, f"{type(exc).__name__}: {exc}") from exc
         return prints
 
     def deduplicate(self, fingerprints: list[np.ndarray], ids: pa.Array,

@@ -25,10 +25,11 @@ import pyarrow.parquet as pq
 
 from etlcore import __version__
 from etlcore.config import PipelineConfig, load_config
-from etlcore.io.reader import InputFile, ReadOptions, expand_inputs, read_batches
+from etlcore.io.reader import InputFile, ReadOptions, expand_inputs, read_chunks
 from etlcore.io.writer import JsonlSink, ParquetSink, open_sink, write_atomic
 from etlcore.pipeline import Counts, OperatorFailed, Pipeline, rejected_rows
 from etlcore.report import DONE, FAILED, TERMINATED, RunInfo, detail_response, stage_results
+from etlcore.workers import ChunkResult, Workers, worker_count
 
 log = logging.getLogger("etlcore")
 
@@ -54,11 +55,13 @@ class Tally:
 def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str | Path] | str | Path,
         output: str | Path, *, work_dir: str | Path | None = None, text_column: str = "text",
         id_column: str = "id", batch_size: int = 10_000, max_line_bytes: int = 16 * 1024 * 1024,
-        quiet: bool = True) -> dict[str, Any]:
+        workers: int | None = None, quiet: bool = True) -> dict[str, Any]:
     """Run the pipeline over the inputs and write the output; return the Qianfan detail response.
 
     Raises `EtlError` (config, inputs, output) before any row is read; any failure after that is
-    reported in the result (processStatus 4, failReason) instead of raised.
+    reported in the result (processStatus 4, failReason) instead of raised. `workers`: processes for
+    the per-document stages (default: every core when the input is 32 MB or more, else 1); the output
+    and the result are the same for every count.
     """
     started = datetime.now()
     pipeline_config = config if isinstance(config, PipelineConfig) else load_config(config)
@@ -76,10 +79,13 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
                JsonlSink(Path(paths["rejects"])), JsonlSink(Path(paths["invalid"])))
     status, failed_stage, reason = DONE, None, ""
     clock = time.perf_counter()
+    pool = None
     try:
-        log.info("etlcore %s: %d input files, config stages %s", __version__, len(files),
+        count = worker_count(workers, sum(f.path.stat().st_size for f in files))
+        log.info("etlcore %s: %d input files, %d workers, config stages %s", __version__, len(files), count,
                  {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
-        job.run(files)
+        pool = Workers(job.pipeline, job.options, count)
+        job.run(files, pool)
         if not job.tally.balanced():
             raise RuntimeError(f"rows were lost: {job.tally.line()}")
         job.commit()
@@ -94,6 +100,9 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         status, reason = FAILED, f"{type(exc).__name__}: {exc}"
         log.exception("run failed")
         job.abort()
+    finally:
+        if pool is not None:
+            pool.close()
     seconds = time.perf_counter() - clock
     print(job.tally.line(), file=sys.stderr)
     log.info(job.tally.line())
@@ -130,65 +139,60 @@ class _Job:
         self.fingerprints: list[list[np.ndarray]] = []
         self.ids: list[pa.Array] = []
 
-    def run(self, files: list[InputFile]) -> None:
+    def run(self, files: list[InputFile], workers: Workers) -> None:
         dedup = bool(self.pipeline.deduplicators)
         if dedup:
             self.spool = ParquetSink(self.work / "deduplication-input.parquet", pa.schema([]))
-        for batch in read_batches(files, self.options):
-            self.tally.input += batch.rows_read
-            self.tally.invalid += len(batch.invalid)
-            self.invalid.write_rows(row.to_json() for row in batch.invalid)
-            if batch.table.num_rows == 0:
-                continue
-            rejects: list[pa.Table] = []
-            table = self.pipeline.head(batch.table, self.counts, rejects)
-            if dedup:
-                self.spool.write(table)
-                self.fingerprints.append(self.pipeline.fingerprints(table))
-                self.ids.append(table[self.options.id_column].combine_chunks())
-            else:
-                self._finish(table, rejects)
-            self._write_rejects(rejects)
+        for result in workers.before_deduplication(read_chunks(files, self.options)):
+            self.tally.input += result.rows_read
+            self.tally.invalid += len(result.invalid)
+            self.invalid.write_rows(row.to_json() for row in result.invalid)
+            self._take(result, output=not dedup)
+            if dedup and result.table.num_rows:
+                self.spool.write(result.table)
+                self.fingerprints.append(result.fingerprints)
+                self.ids.append(result.table[self.options.id_column].combine_chunks())
         if dedup:
-            self._deduplicate()
+            self._deduplicate(workers)
 
-    def _deduplicate(self) -> None:
+    def _take(self, result: ChunkResult, output: bool) -> None:
+        self.counts.add(result.counts)
+        for table in result.rejects:
+            self.rejects.write(table)
+            self.tally.rejected += table.num_rows
+        if output:
+            self.sink.write(result.table)
+            self.tally.output += result.table.num_rows
+
+    def _deduplicate(self, workers: Workers) -> None:
         self.spool.commit()
         per_operator = [np.concatenate([b[i] for b in self.fingerprints]) if self.fingerprints
                         else np.zeros(0, np.uint64) for i in range(len(self.pipeline.deduplicators))]
         ids = pa.concat_arrays(self.ids) if self.ids else pa.array([], pa.string())
         keep, decisions = self.pipeline.deduplicate(per_operator, ids, self.counts)
         self.fingerprints, self.ids = [], []
+        for result in workers.after_deduplication(self._kept(keep, decisions)):
+            self._take(result, output=True)
+        self.spool.path.unlink(missing_ok=True)
+
+    def _kept(self, keep: np.ndarray, decisions: list[tuple[str, str]]) -> Iterator[pa.Table]:
+        """The spooled rows that deduplication kept; the others go to the rejects file here."""
+        if not (self.spool.path.exists() and self.spool.rows):
+            return
         start, decided = 0, 0
-        for table in self._spooled():
+        for batch in pq.ParquetFile(self.spool.path).iter_batches(batch_size=self.options.batch_size):
+            table = pa.Table.from_batches([batch])
             mask = keep[start:start + table.num_rows]
             start += table.num_rows
             dropped = int((~mask).sum())
-            rejects = []
             if dropped:
                 names, reasons = zip(*decisions[decided:decided + dropped])
                 decided += dropped
-                rejects.append(rejected_rows(table.filter(pa.array(~mask)), "deduplication", list(names),
-                                             pa.array(reasons, pa.string())))
+                self.rejects.write(rejected_rows(table.filter(pa.array(~mask)), "deduplication", list(names),
+                                                 pa.array(reasons, pa.string())))
+                self.tally.rejected += dropped
                 table = table.filter(pa.array(mask))
-            self._finish(table, rejects)
-            self._write_rejects(rejects)
-        self.spool.path.unlink(missing_ok=True)
-
-    def _spooled(self) -> Iterator[pa.Table]:
-        if self.spool.path.exists() and self.spool.rows:
-            for batch in pq.ParquetFile(self.spool.path).iter_batches(batch_size=self.options.batch_size):
-                yield pa.Table.from_batches([batch])
-
-    def _finish(self, table: pa.Table, rejects: list[pa.Table]) -> None:
-        table = self.pipeline.tail(table, self.counts, rejects)
-        self.sink.write(table)
-        self.tally.output += table.num_rows
-
-    def _write_rejects(self, rejects: list[pa.Table]) -> None:
-        for table in rejects:
-            self.rejects.write(table)
-            self.tally.rejected += table.num_rows
+            yield table
 
     def commit(self) -> None:
         for sink in (self.sink, self.rejects, self.invalid):

@@ -119,11 +119,41 @@ def expand_inputs(inputs: list[str | Path]) -> list[InputFile]:
     return files
 
 
-def read_batches(files: list[InputFile], options: ReadOptions) -> Iterator[Batch]:
-    """Stream the files as batches; a batch never spans two files."""
+@dataclass
+class Chunk:
+    """Up to `batch_size` rows of one file, not parsed yet: raw lines, or a Parquet record batch.
+    Cutting a file into chunks is cheap and sequential; parsing them (`parse_chunk`) can run anywhere."""
+
+    file: InputFile
+    lines: list[tuple[int, bytes]] = field(default_factory=list)  # (line number, raw bytes)
+    record_batch: pa.RecordBatch | None = None
+    first_row: int = 1
+    error: InvalidRow | None = None  # the file became unreadable after these rows
+
+
+def read_chunks(files: list[InputFile], options: ReadOptions) -> Iterator[Chunk]:
+    """Stream the files as chunks; a chunk never spans two files."""
     for file in files:
-        reader = _read_parquet if file.format == "parquet" else _read_lines
+        reader = _parquet_chunks if file.format == "parquet" else _line_chunks
         yield from reader(file, options)
+
+
+def parse_chunk(chunk: Chunk, options: ReadOptions) -> Batch:
+    if chunk.record_batch is not None:
+        table = pa.Table.from_batches([chunk.record_batch])
+        lines = range(chunk.first_row, chunk.first_row + table.num_rows)
+        return check_table(table, chunk.file.source, lines, options.text_column, options.id_column)
+    builder = _BatchBuilder(chunk.file, options)
+    for line, raw in chunk.lines:
+        builder.add_line(line, raw)
+    if chunk.error:
+        builder.invalid.append(chunk.error)
+    return builder.build()
+
+
+def read_batches(files: list[InputFile], options: ReadOptions) -> Iterator[Batch]:
+    """Stream the files as parsed batches, in one process."""
+    return (parse_chunk(chunk, options) for chunk in read_chunks(files, options))
 
 
 def _open(file: InputFile) -> IO[bytes]:
@@ -136,7 +166,7 @@ def _open(file: InputFile) -> IO[bytes]:
 
 
 class _BatchBuilder:
-    """Collects parsed rows (text, id, other fields) and turns them into an Arrow table."""
+    """Parses the lines of one chunk into rows (text, id, other fields), then one Arrow table."""
 
     def __init__(self, file: InputFile, options: ReadOptions) -> None:
         self.file, self.options = file, options
@@ -145,9 +175,6 @@ class _BatchBuilder:
         self.others: list[dict[str, Any]] = []
         self.columns: dict[str, None] = {}  # column order of first appearance
         self.invalid: list[InvalidRow] = []
-
-    def __len__(self) -> int:
-        return len(self.texts) + len(self.invalid)
 
     def add_invalid(self, line: int, reason: str, raw: bytes) -> None:
         self.invalid.append(InvalidRow(self.file.source, line, reason, raw))
@@ -207,42 +234,36 @@ class _BatchBuilder:
             order.insert(0, id_column)
         arrays = [columns[name] if name in columns else _infer_column([r.get(name) for r in self.others])
                   for name in order]
-        batch = Batch(pa.table(arrays, names=order), self.invalid)
-        self.texts, self.ids, self.others, self.invalid = [], [], [], []
-        return batch
+        return Batch(pa.table(arrays, names=order), self.invalid)
 
 
-def _read_lines(file: InputFile, options: ReadOptions) -> Iterator[Batch]:
-    builder = _BatchBuilder(file, options)
+def _line_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
+    chunk = Chunk(file)
     line = 0
     try:
         with _open(file) as stream:
             for line, raw in enumerate(stream, 1):
                 raw = raw.rstrip(b"\r\n")
                 if raw.strip():
-                    builder.add_line(line, raw)
-                    if len(builder) >= options.batch_size:
-                        yield builder.build()
+                    chunk.lines.append((line, raw))
+                    if len(chunk.lines) >= options.batch_size:
+                        yield chunk
+                        chunk = Chunk(file)
     except (OSError, EOFError, zstandard.ZstdError) as exc:
         # A corrupt or truncated compressed file: what was read stands, the rest is one invalid entry.
-        builder.add_invalid(line + 1, f"file unreadable after line {line}: {exc}", b"")
-    if len(builder):
-        yield builder.build()
+        chunk.error = InvalidRow(file.source, line + 1, f"file unreadable after line {line}: {exc}", b"")
+    if chunk.lines or chunk.error:
+        yield chunk
 
 
-def _read_parquet(file: InputFile, options: ReadOptions) -> Iterator[Batch]:
-    text_column, id_column = options.text_column, options.id_column
+def _parquet_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
+    first_row = 1
     try:
-        parquet = pq.ParquetFile(file.path)
-        batches = parquet.iter_batches(batch_size=options.batch_size)
-        first_row = 1
-        for record_batch in batches:
-            table = pa.Table.from_batches([record_batch])
-            lines = range(first_row, first_row + table.num_rows)
-            first_row += table.num_rows
-            yield check_table(table, file.source, lines, text_column, id_column)
+        for record_batch in pq.ParquetFile(file.path).iter_batches(batch_size=options.batch_size):
+            yield Chunk(file, record_batch=record_batch, first_row=first_row)
+            first_row += record_batch.num_rows
     except (OSError, pa.ArrowException) as exc:
-        yield Batch(pa.table({}), [InvalidRow(file.source, 0, f"unreadable Parquet file: {exc}", b"")])
+        yield Chunk(file, error=InvalidRow(file.source, 0, f"unreadable Parquet file: {exc}", b""))
 
 
 def check_table(table: pa.Table, source: str, lines: range, text_column: str, id_column: str) -> Batch:

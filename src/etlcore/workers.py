@@ -1,0 +1,113 @@
+"""Run the per-document stages chunk by chunk, in this process or in a pool of worker processes.
+
+Each worker builds the pipeline once (models and tables load once per worker, not per chunk) and
+turns a chunk into a `ChunkResult`; results come back in input order, with at most two chunks per
+worker in flight, so memory stays bounded whatever the corpus size.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from etlcore.config import PipelineConfig
+from etlcore.io.reader import Chunk, InvalidRow, ReadOptions, parse_chunk
+from etlcore.pipeline import Counts, Pipeline
+
+# The smallest input worth starting worker processes for (starting one costs about a second).
+PARALLEL_FROM_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class ChunkResult:
+    table: pa.Table  # rows that went through the stages run here
+    counts: Counts
+    rejects: list[pa.Table] = field(default_factory=list)
+    invalid: list[InvalidRow] = field(default_factory=list)
+    rows_read: int = 0
+    fingerprints: list[np.ndarray] = field(default_factory=list)  # one array per deduplicator
+
+
+_state: tuple[Pipeline, ReadOptions] | None = None
+
+
+def _start_worker(config: PipelineConfig, options: ReadOptions) -> None:
+    _use(Pipeline(config, options.text_column, options.id_column), options)
+
+
+def _use(pipeline: Pipeline, options: ReadOptions) -> None:
+    global _state
+    _state = (pipeline, options)
+
+
+def _before_deduplication(chunk: Chunk) -> ChunkResult:
+    """Parse a chunk and run clean and filter; then fingerprints if the pipeline deduplicates, else
+    desensitization too."""
+    pipeline, options = _state
+    batch = parse_chunk(chunk, options)
+    result = ChunkResult(batch.table, pipeline.new_counts(), invalid=batch.invalid, rows_read=batch.rows_read)
+    if batch.table.num_rows:
+        result.table = pipeline.head(batch.table, result.counts, result.rejects)
+        if pipeline.deduplicators:
+            result.fingerprints = pipeline.fingerprints(result.table)
+        else:
+            result.table = pipeline.tail(result.table, result.counts, result.rejects)
+    return result
+
+
+def _after_deduplication(table: pa.Table) -> ChunkResult:
+    pipeline, _ = _state
+    result = ChunkResult(table, pipeline.new_counts())
+    result.table = pipeline.tail(table, result.counts, result.rejects)
+    return result
+
+
+def worker_count(requested: int | None, input_bytes: int) -> int:
+    """`requested`, or by default every core for an input large enough to be worth it."""
+    if requested:
+        return requested
+    return (os.cpu_count() or 1) if input_bytes >= PARALLEL_FROM_BYTES else 1
+
+
+class Workers:
+    """The pipeline's per-document work, on `count` processes (1 = in this process)."""
+
+    def __init__(self, pipeline: Pipeline, options: ReadOptions, count: int) -> None:
+        self.count = count
+        self._pool: Any = None
+        if count == 1:
+            _use(pipeline, options)
+        else:
+            context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
+            self._pool = context.Pool(count, initializer=_start_worker, initargs=(pipeline.config, options))
+
+    def before_deduplication(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        return self._map(_before_deduplication, chunks)
+
+    def after_deduplication(self, tables: Iterable[pa.Table]) -> Iterator[ChunkResult]:
+        return self._map(_after_deduplication, tables)
+
+    def _map(self, function: Any, items: Iterable[Any]) -> Iterator[ChunkResult]:
+        if self._pool is None:
+            yield from map(function, items)
+            return
+        pending: deque = deque()
+        for item in items:
+            pending.append(self._pool.apply_async(function, (item,)))
+            if len(pending) >= 2 * self.count:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import REPO, write_jsonl
+
+import etlcore
+from etlcore.cli import default_config
+
+# Times, and the ids derived from the output path (the two runs write to different folders).
+VOLATILE = {"createTime", "finishTime", "startTime", "endTime", "modifyTime", "logPath", "id", "etlTaskId",
+            "taskId", "destDatasetId", "destDatasetStrId", "destDatasetName"}
+
+
+def comparable(response: dict) -> dict:
+    result = {k: v for k, v in response["result"].items() if k not in VOLATILE}
+    return {**{k: v for k, v in response.items() if k not in ("etlcore", "log_id")}, "result": result}
+
+
+def test_two_workers_give_the_same_output_and_result_as_one(tmp_path: Path) -> None:
+    config = default_config()
+    corpus = REPO / "resources/sample/corpus.jsonl"
+    one = etlcore.run(config, [corpus], tmp_path / "one" / "out.jsonl", batch_size=25, workers=1)
+    two = etlcore.run(config, [corpus], tmp_path / "two" / "out.jsonl", batch_size=25, workers=2)
+    assert comparable(one) == comparable(two)
+    for name in ("out.jsonl", "out.jsonl.etlcore/rejects.jsonl", "out.jsonl.etlcore/invalid.jsonl"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    assert one["etlcore"]["output_rows"] > 200
+    log = Path(two["result"]["logPath"]).read_text(encoding="utf-8")
+    assert ", 2 workers," in log
+
+
+def test_a_failure_in_a_worker_is_reported_with_its_stage_and_operator(tmp_path: Path,
+                                                                       toy_operators: None) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": f"doc {i}"} for i in range(50)] + [{"text": "boom"}])
+    response = etlcore.run({"filter": [{"name": "toy_boom"}]}, [source], tmp_path / "out.jsonl", batch_size=10,
+                           workers=2)
+    result = response["result"]
+    assert result["processStatus"] == 4
+    assert result["result"]["failReason"] == "operator 'toy_boom' in stage 'filter' failed: ValueError: boom found"
+    assert result["result"]["pipeline_stage_result"]["filter"]["status"] == "Failed"
+    assert not (tmp_path / "out.jsonl").exists()
