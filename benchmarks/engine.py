@@ -34,7 +34,8 @@ print(time.perf_counter() - started, table.num_rows, resource.getrusage(resource
 ETLCORE_RUN = """
 import time, resource, sys, json, etlcore
 started = time.perf_counter()
-result = etlcore.run(json.loads(sys.argv[2]), [sys.argv[1]], sys.argv[3], batch_size=int(sys.argv[4]))
+result = etlcore.run(json.loads(sys.argv[2]), [sys.argv[1]], sys.argv[3], batch_size=int(sys.argv[4]),
+                     workers=int(sys.argv[5]))
 assert result["result"]["processStatus"] == 2, result["result"]["result"]["failReason"]
 print(time.perf_counter() - started, result["etlcore"]["output_rows"],
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -60,11 +61,12 @@ def main() -> None:
         rows = [
             ("pyarrow.json.read_json, 2 threads (floor)", *measure(PYARROW_READ, str(path), "2")),
             ("pyarrow.json.read_json, 1 thread", *measure(PYARROW_READ, str(path), "1")),
-            ("etlcore run -> JSONL, 1 process", *measure(ETLCORE_RUN, str(path), json.dumps(CONFIG),
-                                                        f"{tmp}/out.jsonl", str(args.batch_size))),
-            ("etlcore run -> Parquet, 1 process", *measure(ETLCORE_RUN, str(path), json.dumps(CONFIG),
-                                                          f"{tmp}/out.parquet", str(args.batch_size))),
         ]
+        for output in ("jsonl", "parquet"):
+            for workers in (1, 2):
+                rows.append((f"etlcore run -> {output}, {workers} worker{'s' * (workers > 1)}",
+                             *measure(ETLCORE_RUN, str(path), json.dumps(CONFIG), f"{tmp}/out.{output}",
+                                      str(args.batch_size), str(workers))))
     floor = rows[0][1]
     print(f"corpus: {args.docs:,} documents, {size_mb:,.0f} MB JSONL ({path.name})")
     print(f"{'what':<44}{'seconds':>9}{'docs/s':>11}{'MB/s':>8}{'x floor':>9}{'peak RSS MB':>13}")
