@@ -84,7 +84,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         count = worker_count(workers, sum(f.path.stat().st_size for f in files))
         log.info("etlcore %s: %d input files, %d workers, config stages %s", __version__, len(files), count,
                  {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
-        pool = Workers(job.pipeline, job.options, count)
+        pool = Workers(job.pipeline, job.options, count, encode=isinstance(sink, JsonlSink))
         job.run(files, pool)
         if not job.tally.balanced():
             raise RuntimeError(f"rows were lost: {job.tally.line()}")
@@ -157,11 +157,13 @@ class _Job:
 
     def _take(self, result: ChunkResult, output: bool) -> None:
         self.counts.add(result.counts)
-        for table in result.rejects:
-            self.rejects.write(table)
-            self.tally.rejected += table.num_rows
+        self.rejects.write_encoded(result.rejects)
+        self.tally.rejected += result.rejected
         if output:
-            self.sink.write(result.table)
+            if result.encoded is not None:
+                self.sink.write_encoded(result.encoded)
+            else:
+                self.sink.write(result.table)
             self.tally.output += result.table.num_rows
 
     def _deduplicate(self, workers: Workers) -> None:

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from etlcore.config import PipelineConfig
 from etlcore.io.reader import Chunk, InvalidRow, ReadOptions, parse_chunk
+from etlcore.io.writer import jsonl_bytes, table_rows
 from etlcore.pipeline import Counts, Pipeline
 
 # The smallest input worth starting worker processes for (starting one costs about a second).
@@ -27,46 +28,58 @@ PARALLEL_FROM_BYTES = 32 * 1024 * 1024
 
 @dataclass
 class ChunkResult:
-    table: pa.Table  # rows that went through the stages run here
+    table: pa.Table  # the rows that went through the stages run here
     counts: Counts
-    rejects: list[pa.Table] = field(default_factory=list)
+    encoded: bytes | None = None  # those rows as JSON Lines, when the output is JSON Lines
+    rejects: bytes = b""  # rejected rows as JSON Lines
+    rejected: int = 0
     invalid: list[InvalidRow] = field(default_factory=list)
     rows_read: int = 0
     fingerprints: list[np.ndarray] = field(default_factory=list)  # one array per deduplicator
 
+    def finish(self, rejects: list[pa.Table], encode: bool) -> ChunkResult:
+        """Encode here what the main process would otherwise spend its time encoding."""
+        self.rejects = b"".join(jsonl_bytes(table_rows(table)) for table in rejects)
+        self.rejected = sum(table.num_rows for table in rejects)
+        if encode:
+            self.encoded = jsonl_bytes(table_rows(self.table))
+        return self
 
-_state: tuple[Pipeline, ReadOptions] | None = None
+
+_state: tuple[Pipeline, ReadOptions, bool] | None = None
 
 
-def _start_worker(config: PipelineConfig, options: ReadOptions) -> None:
-    _use(Pipeline(config, options.text_column, options.id_column), options)
+def _start_worker(config: PipelineConfig, options: ReadOptions, encode: bool) -> None:
+    _use(Pipeline(config, options.text_column, options.id_column), options, encode)
 
 
-def _use(pipeline: Pipeline, options: ReadOptions) -> None:
+def _use(pipeline: Pipeline, options: ReadOptions, encode: bool) -> None:
     global _state
-    _state = (pipeline, options)
+    _state = (pipeline, options, encode)
 
 
 def _before_deduplication(chunk: Chunk) -> ChunkResult:
     """Parse a chunk and run clean and filter; then fingerprints if the pipeline deduplicates, else
     desensitization too."""
-    pipeline, options = _state
+    pipeline, options, encode = _state
     batch = parse_chunk(chunk, options)
     result = ChunkResult(batch.table, pipeline.new_counts(), invalid=batch.invalid, rows_read=batch.rows_read)
+    rejects: list[pa.Table] = []
     if batch.table.num_rows:
-        result.table = pipeline.head(batch.table, result.counts, result.rejects)
+        result.table = pipeline.head(batch.table, result.counts, rejects)
         if pipeline.deduplicators:
             result.fingerprints = pipeline.fingerprints(result.table)
-        else:
-            result.table = pipeline.tail(result.table, result.counts, result.rejects)
-    return result
+            return result.finish(rejects, encode=False)  # the table goes to the spool
+        result.table = pipeline.tail(result.table, result.counts, rejects)
+    return result.finish(rejects, encode)
 
 
 def _after_deduplication(table: pa.Table) -> ChunkResult:
-    pipeline, _ = _state
+    pipeline, _, encode = _state
     result = ChunkResult(table, pipeline.new_counts())
-    result.table = pipeline.tail(table, result.counts, result.rejects)
-    return result
+    rejects: list[pa.Table] = []
+    result.table = pipeline.tail(table, result.counts, rejects)
+    return result.finish(rejects, encode)
 
 
 def worker_count(requested: int | None, input_bytes: int) -> int:
@@ -79,14 +92,15 @@ def worker_count(requested: int | None, input_bytes: int) -> int:
 class Workers:
     """The pipeline's per-document work, on `count` processes (1 = in this process)."""
 
-    def __init__(self, pipeline: Pipeline, options: ReadOptions, count: int) -> None:
+    def __init__(self, pipeline: Pipeline, options: ReadOptions, count: int, encode: bool) -> None:
+        """`encode`: the output is JSON Lines, so workers encode the rows they return."""
         self.count = count
         self._pool: Any = None
         if count == 1:
-            _use(pipeline, options)
+            _use(pipeline, options, encode)
         else:
             context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-            self._pool = context.Pool(count, initializer=_start_worker, initargs=(pipeline.config, options))
+            self._pool = context.Pool(count, initializer=_start_worker, initargs=(pipeline.config, options, encode))
 
     def before_deduplication(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         return self._map(_before_deduplication, chunks)

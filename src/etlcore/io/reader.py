@@ -125,7 +125,8 @@ class Chunk:
     Cutting a file into chunks is cheap and sequential; parsing them (`parse_chunk`) can run anywhere."""
 
     file: InputFile
-    lines: list[tuple[int, bytes]] = field(default_factory=list)  # (line number, raw bytes)
+    line_numbers: list[int] = field(default_factory=list)
+    lines: bytes = b""  # the raw lines joined by b"\n": one object is cheap to send to a worker
     record_batch: pa.RecordBatch | None = None
     first_row: int = 1
     error: InvalidRow | None = None  # the file became unreadable after these rows
@@ -144,8 +145,9 @@ def parse_chunk(chunk: Chunk, options: ReadOptions) -> Batch:
         lines = range(chunk.first_row, chunk.first_row + table.num_rows)
         return check_table(table, chunk.file.source, lines, options.text_column, options.id_column)
     builder = _BatchBuilder(chunk.file, options)
-    for line, raw in chunk.lines:
-        builder.add_line(line, raw)
+    if chunk.line_numbers:
+        for line, raw in zip(chunk.line_numbers, chunk.lines.split(b"\n")):
+            builder.add_line(line, raw)
     if chunk.error:
         builder.invalid.append(chunk.error)
     return builder.build()
@@ -238,22 +240,25 @@ class _BatchBuilder:
 
 
 def _line_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
-    chunk = Chunk(file)
+    numbers: list[int] = []
+    lines: list[bytes] = []
     line = 0
+    error = None
     try:
         with _open(file) as stream:
             for line, raw in enumerate(stream, 1):
                 raw = raw.rstrip(b"\r\n")
                 if raw.strip():
-                    chunk.lines.append((line, raw))
-                    if len(chunk.lines) >= options.batch_size:
-                        yield chunk
-                        chunk = Chunk(file)
+                    numbers.append(line)
+                    lines.append(raw)
+                    if len(lines) >= options.batch_size:
+                        yield Chunk(file, numbers, b"\n".join(lines))
+                        numbers, lines = [], []
     except (OSError, EOFError, zstandard.ZstdError) as exc:
         # A corrupt or truncated compressed file: what was read stands, the rest is one invalid entry.
-        chunk.error = InvalidRow(file.source, line + 1, f"file unreadable after line {line}: {exc}", b"")
-    if chunk.lines or chunk.error:
-        yield chunk
+        error = InvalidRow(file.source, line + 1, f"file unreadable after line {line}: {exc}", b"")
+    if lines or error:
+        yield Chunk(file, numbers, b"\n".join(lines), error=error)
 
 
 def _parquet_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:

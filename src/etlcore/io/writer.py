@@ -70,7 +70,10 @@ class JsonlSink:
         self.write_rows(table_rows(table))
 
     def write_rows(self, rows: Iterable[dict[str, Any]]) -> None:
-        data = jsonl_bytes(rows)
+        self.write_encoded(jsonl_bytes(rows))
+
+    def write_encoded(self, data: bytes) -> None:
+        """Lines already encoded by `jsonl_bytes` (in a worker process, say)."""
         self.rows += data.count(b"\n")
         self.stream.write(data)
 
