@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -125,8 +126,8 @@ class Chunk:
     Cutting a file into chunks is cheap and sequential; parsing them (`parse_chunk`) can run anywhere."""
 
     file: InputFile
-    line_numbers: list[int] = field(default_factory=list)
-    lines: bytes = b""  # the raw lines joined by b"\n": one object is cheap to send to a worker
+    lines: bytes = b""  # raw lines, newlines included: one object is cheap to send to a worker
+    first_line: int = 1  # the number of the first of them
     record_batch: pa.RecordBatch | None = None
     first_row: int = 1
     error: InvalidRow | None = None  # the file became unreadable after these rows
@@ -145,8 +146,9 @@ def parse_chunk(chunk: Chunk, options: ReadOptions) -> Batch:
         lines = range(chunk.first_row, chunk.first_row + table.num_rows)
         return check_table(table, chunk.file.source, lines, options.text_column, options.id_column)
     builder = _BatchBuilder(chunk.file, options)
-    if chunk.line_numbers:
-        for line, raw in zip(chunk.line_numbers, chunk.lines.split(b"\n")):
+    for line, raw in enumerate(chunk.lines.split(b"\n"), chunk.first_line):
+        raw = raw.rstrip(b"\r")
+        if raw.strip():
             builder.add_line(line, raw)
     if chunk.error:
         builder.invalid.append(chunk.error)
@@ -239,26 +241,46 @@ class _BatchBuilder:
         return Batch(pa.table(arrays, names=order), self.invalid)
 
 
+_BLOCK_BYTES = 8 * 1024 * 1024
+
+
 def _line_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
-    numbers: list[int] = []
+    """Chunks of at most `batch_size` lines. Uncompressed files are read in 8 MB blocks cut at
+    newlines found with numpy, so that this sequential step stays far faster than parsing."""
+    if file.compression:
+        yield from _compressed_line_chunks(file, options)
+        return
+    next_line = 1
+    with open(file.path, "rb") as stream:
+        while block := stream.read(_BLOCK_BYTES):
+            if not block.endswith(b"\n"):
+                block += stream.readline()
+            newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+            start = 0
+            for cut in [*(newlines[options.batch_size - 1:: options.batch_size] + 1).tolist(), len(block)]:
+                if cut > start:
+                    yield Chunk(file, block[start:cut], next_line)
+                    next_line += block.count(b"\n", start, cut)
+                    start = cut
+
+
+def _compressed_line_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
+    """Line by line, so that every line before a corrupt or truncated part is kept."""
     lines: list[bytes] = []
-    line = 0
+    first_line, line = 1, 0
     error = None
     try:
         with _open(file) as stream:
             for line, raw in enumerate(stream, 1):
-                raw = raw.rstrip(b"\r\n")
-                if raw.strip():
-                    numbers.append(line)
-                    lines.append(raw)
-                    if len(lines) >= options.batch_size:
-                        yield Chunk(file, numbers, b"\n".join(lines))
-                        numbers, lines = [], []
+                lines.append(raw)
+                if len(lines) >= options.batch_size:
+                    yield Chunk(file, b"".join(lines), first_line)
+                    lines, first_line = [], line + 1
     except (OSError, EOFError, zstandard.ZstdError) as exc:
-        # A corrupt or truncated compressed file: what was read stands, the rest is one invalid entry.
+        # What was read stands; the rest of the file is one invalid entry.
         error = InvalidRow(file.source, line + 1, f"file unreadable after line {line}: {exc}", b"")
     if lines or error:
-        yield Chunk(file, numbers, b"\n".join(lines), error=error)
+        yield Chunk(file, b"".join(lines), first_line, error=error)
 
 
 def _parquet_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
