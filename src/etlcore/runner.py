@@ -164,7 +164,7 @@ class _Job:
                 self.sink.write_encoded(result.encoded)
             else:
                 self.sink.write(result.table)
-            self.tally.output += result.table.num_rows
+            self.tally.output += result.rows
 
     def _deduplicate(self, workers: Workers) -> None:
         self.spool.commit()

@@ -28,9 +28,10 @@ PARALLEL_FROM_BYTES = 32 * 1024 * 1024
 
 @dataclass
 class ChunkResult:
-    table: pa.Table  # the rows that went through the stages run here
+    table: pa.Table  # the rows that went through the stages run here (emptied once encoded)
     counts: Counts
     encoded: bytes | None = None  # those rows as JSON Lines, when the output is JSON Lines
+    rows: int = 0
     rejects: bytes = b""  # rejected rows as JSON Lines
     rejected: int = 0
     invalid: list[InvalidRow] = field(default_factory=list)
@@ -41,8 +42,10 @@ class ChunkResult:
         """Encode here what the main process would otherwise spend its time encoding."""
         self.rejects = b"".join(jsonl_bytes(table_rows(table)) for table in rejects)
         self.rejected = sum(table.num_rows for table in rejects)
+        self.rows = self.table.num_rows
         if encode:
             self.encoded = jsonl_bytes(table_rows(self.table))
+            self.table = self.table.slice(0, 0)  # not sent back twice
         return self
 
 
@@ -50,6 +53,8 @@ _state: tuple[Pipeline, ReadOptions, bool] | None = None
 
 
 def _start_worker(config: PipelineConfig, options: ReadOptions, encode: bool) -> None:
+    pa.set_cpu_count(1)  # one process per core: Arrow's own thread pool would only oversubscribe
+    pa.set_io_thread_count(1)
     _use(Pipeline(config, options.text_column, options.id_column), options, encode)
 
 

@@ -15,6 +15,7 @@ import base64
 import glob
 import gzip
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,7 @@ class Chunk:
     file: InputFile
     lines: bytes = b""  # raw lines, newlines included: one object is cheap to send to a worker
     first_line: int = 1  # the number of the first of them
+    span: tuple[int, int] | None = None  # or where they are in an uncompressed file: (offset, length)
     record_batch: pa.RecordBatch | None = None
     first_row: int = 1
     error: InvalidRow | None = None  # the file became unreadable after these rows
@@ -146,7 +148,11 @@ def parse_chunk(chunk: Chunk, options: ReadOptions) -> Batch:
         lines = range(chunk.first_row, chunk.first_row + table.num_rows)
         return check_table(table, chunk.file.source, lines, options.text_column, options.id_column)
     builder = _BatchBuilder(chunk.file, options)
-    for line, raw in enumerate(chunk.lines.split(b"\n"), chunk.first_line):
+    lines = chunk.lines
+    if chunk.span:
+        with open(chunk.file.path, "rb") as stream:
+            lines = os.pread(stream.fileno(), chunk.span[1], chunk.span[0])
+    for line, raw in enumerate(lines.split(b"\n"), chunk.first_line):
         raw = raw.rstrip(b"\r")
         if raw.strip():
             builder.add_line(line, raw)
@@ -250,7 +256,7 @@ def _line_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
     if file.compression:
         yield from _compressed_line_chunks(file, options)
         return
-    next_line = 1
+    next_line, offset = 1, 0
     with open(file.path, "rb") as stream:
         while block := stream.read(_BLOCK_BYTES):
             if not block.endswith(b"\n"):
@@ -259,9 +265,11 @@ def _line_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
             start = 0
             for cut in [*(newlines[options.batch_size - 1:: options.batch_size] + 1).tolist(), len(block)]:
                 if cut > start:
-                    yield Chunk(file, block[start:cut], next_line)
-                    next_line += block.count(b"\n", start, cut)
+                    # The worker reads the lines itself: they need not travel through a pipe.
+                    yield Chunk(file, first_line=next_line, span=(offset + start, cut - start))
+                    next_line += int(np.searchsorted(newlines, cut) - np.searchsorted(newlines, start))
                     start = cut
+            offset += len(block)
 
 
 def _compressed_line_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
