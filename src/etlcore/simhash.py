@@ -14,13 +14,14 @@ Fingerprint recipe (the same on every machine and in every process):
    of the fingerprint is 1 when counter i is positive. An empty normalised text has fingerprint 0.
 The kernels are compiled with numba over the UTF-8 buffer of a whole batch: no Python loop per document.
 
-Search (`near_duplicate_pairs`): every pair of distinct fingerprints at Hamming distance <= k, exactly.
+Search (`near_duplicate_pairs`): every pair of fingerprints at Hamming distance <= k, exactly.
 The 64 bits are cut into b = k + r blocks; two fingerprints within distance k agree on at least r
 blocks (pigeonhole), so for every choice of r blocks the fingerprints are grouped by those blocks'
 bits (a counting sort) and compared within each group by XOR and popcount. A pair is reported only by
 the first choice of blocks on which it agrees, so each pair once. r is chosen by a cost model from the
-number of fingerprints. Memory: the fingerprints (8 bytes each), one permutation (8 bytes each) and
-one counting array of 2^(key bits) entries; never the texts.
+number of fingerprints; the tables run on every core. Memory: the fingerprints (8 bytes each) and, per
+search thread, a key, a grouped copy and a position per fingerprint (20 bytes) plus a counting array of
+at most 2^16 entries; never the texts.
 """
 
 from __future__ import annotations
