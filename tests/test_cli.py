@@ -104,3 +104,30 @@ def test_python_dash_m_and_the_sample_with_the_embedded_default(tmp_path: Path) 
     assert [v["pii"] for v in injected if "pii" in v and v["pii"] in output] == []
     for marker in ("<p>", "<script", "&nbsp;", "😀", "🇨🇳", "\u200b", "不經意", "妳"):
         assert marker not in output
+
+
+def test_ctrl_c_stops_cleanly_with_status_3_and_exit_130(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    lines = (REPO / "resources/sample/corpus.jsonl").read_bytes()
+    (tmp_path / "big.jsonl").write_bytes(lines * 300)  # about 100 000 rows, 110 MB
+    (tmp_path / "ops.json").write_bytes(orjson.dumps({"clean": [{"name": "replace_upper2lower"}]}))
+    process = subprocess.Popen([sys.executable, "-m", "etlcore", "run", str(tmp_path / "big.jsonl"), "--workers", "1",
+                                "--config", str(tmp_path / "ops.json"), "--output", str(tmp_path / "out.jsonl")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(name.startswith(".out.jsonl.tmp") for name in os.listdir(tmp_path)):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.01)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    response = orjson.loads(out)
+    assert response["result"]["processStatus"] == 3
+    assert response["result"]["result"]["failReason"] == "interrupted by the user"
+    assert "(stopped early)" in err or "(ok)" in err
+    assert sorted(os.listdir(tmp_path)) == ["big.jsonl", "ops.json", "out.jsonl.etlcore"]
+    assert sorted(os.listdir(tmp_path / "out.jsonl.etlcore")) == ["logs", "result.json"]

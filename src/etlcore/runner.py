@@ -46,8 +46,8 @@ class Tally:
     def balanced(self) -> bool:
         return self.input == self.output + self.rejected + self.invalid
 
-    def line(self) -> str:
-        mark = "ok" if self.balanced() else "MISMATCH"
+    def line(self, stopped: bool = False) -> str:
+        mark = "ok" if self.balanced() else "stopped early" if stopped else "MISMATCH"
         return (f"input = output + rejected + invalid: {self.input} = {self.output} + {self.rejected} + "
                 f"{self.invalid} ({mark})")
 
@@ -104,8 +104,8 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         if pool is not None:
             pool.close()
     seconds = time.perf_counter() - clock
-    print(job.tally.line(), file=sys.stderr)
-    log.info(job.tally.line())
+    print(job.tally.line(stopped=status == TERMINATED), file=sys.stderr)
+    log.info(job.tally.line(stopped=status == TERMINATED))
     result = stage_results(job.pipeline, job.counts, exported=job.tally.output if status == DONE else 0,
                            unprocessed=0 if status == DONE else job.tally.input - job.tally.invalid,
                            failed_stage=failed_stage, fail_reason=reason)
