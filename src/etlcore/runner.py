@@ -65,7 +65,9 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     """
     started = datetime.now()
     pipeline_config = config if isinstance(config, PipelineConfig) else load_config(config)
-    files = expand_inputs([inputs] if isinstance(inputs, (str, Path)) else list(inputs))
+    input_list = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    files = expand_inputs(input_list)
+    pipeline = Pipeline(pipeline_config, text_column, id_column)  # loads what operators need: may refuse
     output = Path(output)
     sink = open_sink(output, pa.schema([(id_column, pa.string()), (text_column, pa.string())]))
     work = Path(work_dir) if work_dir else output.with_name(output.name + ".etlcore")
@@ -74,8 +76,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     handler = _start_log(log_path)
     paths = {"output": str(output), "rejects": str(work / "rejects.jsonl"),
              "invalid": str(work / "invalid.jsonl"), "result": str(work / "result.json"), "log": str(log_path)}
-    job = _Job(Pipeline(pipeline_config, text_column, id_column),
-               ReadOptions(text_column, id_column, batch_size, max_line_bytes), work, sink,
+    job = _Job(pipeline, ReadOptions(text_column, id_column, batch_size, max_line_bytes), work, sink,
                JsonlSink(Path(paths["rejects"])), JsonlSink(Path(paths["invalid"])))
     status, failed_stage, reason = DONE, None, ""
     clock = time.perf_counter()
@@ -111,7 +112,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
                            failed_stage=failed_stage, fail_reason=reason)
     info = RunInfo(
         signature=_signature(pipeline_config, files, output),
-        source_name=", ".join(str(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)),
+        source_name=", ".join(map(str, input_list)),
         dest_name=str(output), log_path=str(log_path), started=started, finished=datetime.now(),
         entity_count=job.tally.input, process_status=status, exception=reason,
         extra=_extras(job, seconds, paths),
