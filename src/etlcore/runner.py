@@ -178,8 +178,9 @@ class _Job:
             self._take(result, output=True)
         self.spool.path.unlink(missing_ok=True)
 
-    def _kept(self, keep: np.ndarray, decisions: list[tuple[str, str]]) -> Iterator[pa.Table]:
-        """The spooled rows that deduplication kept; the others go to the rejects file here."""
+    def _kept(self, keep: np.ndarray, decisions: list[tuple[str, str]]
+              ) -> Iterator[tuple[pa.Table, pa.Table | None]]:
+        """Per spooled batch: the rows deduplication kept, and the rejected ones with their reasons."""
         if not (self.spool.path.exists() and self.spool.rows):
             return
         start, decided = 0, 0
@@ -188,14 +189,13 @@ class _Job:
             mask = keep[start:start + table.num_rows]
             start += table.num_rows
             dropped = int((~mask).sum())
-            if dropped:
-                names, reasons = zip(*decisions[decided:decided + dropped])
-                decided += dropped
-                self.rejects.write(rejected_rows(table.filter(pa.array(~mask)), "deduplication", list(names),
-                                                 pa.array(reasons, pa.string())))
-                self.tally.rejected += dropped
-                table = table.filter(pa.array(mask))
-            yield table
+            if not dropped:
+                yield table, None
+                continue
+            names, reasons = zip(*decisions[decided:decided + dropped])
+            decided += dropped
+            yield table.filter(pa.array(mask)), rejected_rows(table.filter(pa.array(~mask)), "deduplication",
+                                                              list(names), pa.array(reasons, pa.string()))
 
     def commit(self) -> None:
         for sink in (self.sink, self.rejects, self.invalid):

@@ -79,10 +79,12 @@ def _before_deduplication(chunk: Chunk) -> ChunkResult:
     return result.finish(rejects, encode)
 
 
-def _after_deduplication(table: pa.Table) -> ChunkResult:
+def _after_deduplication(item: tuple[pa.Table, pa.Table | None]) -> ChunkResult:
+    """Desensitize the rows deduplication kept; its rejects travel along, to stay in input order."""
+    table, duplicates = item
     pipeline, _, encode = _state
     result = ChunkResult(table, pipeline.new_counts())
-    rejects: list[pa.Table] = []
+    rejects: list[pa.Table] = [] if duplicates is None else [duplicates]
     result.table = pipeline.tail(table, result.counts, rejects)
     return result.finish(rejects, encode)
 
@@ -110,8 +112,8 @@ class Workers:
     def before_deduplication(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         return self._map(_before_deduplication, chunks)
 
-    def after_deduplication(self, tables: Iterable[pa.Table]) -> Iterator[ChunkResult]:
-        return self._map(_after_deduplication, tables)
+    def after_deduplication(self, items: Iterable[tuple[pa.Table, pa.Table | None]]) -> Iterator[ChunkResult]:
+        return self._map(_after_deduplication, items)
 
     def _map(self, function: Any, items: Iterable[Any]) -> Iterator[ChunkResult]:
         if self._pool is None:
