@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-
 from conftest import REPO, write_jsonl
 
 import etlcore
