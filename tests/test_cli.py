@@ -131,3 +131,35 @@ def test_ctrl_c_stops_cleanly_with_status_3_and_exit_130(tmp_path: Path) -> None
     assert "(stopped early)" in err or "(ok)" in err
     assert sorted(os.listdir(tmp_path)) == ["big.jsonl", "ops.json", "out.jsonl.etlcore"]
     assert sorted(os.listdir(tmp_path / "out.jsonl.etlcore")) == ["logs", "result.json"]
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    lines = (REPO / "resources/sample/corpus.jsonl").read_bytes()
+    (tmp_path / "big.jsonl").write_bytes(lines * 100)
+    (tmp_path / "ops.json").write_bytes(orjson.dumps({"clean": [{"name": "replace_upper2lower"}]}))
+    command = [sys.executable, "-m", "etlcore", "run", str(tmp_path / "big.jsonl"), "--workers", "1",
+               "--batch-size", "1000", "--config", str(tmp_path / "ops.json")]
+    master, slave = pty.openpty()
+    process = subprocess.Popen([*command, "--output", str(tmp_path / "a.jsonl")], stdout=subprocess.DEVNULL,
+                               stderr=slave)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        shown += data
+    assert process.wait(timeout=60) == 0
+    os.close(master)
+    text = shown.decode("utf-8", errors="replace")
+    assert "etlcore clean + filter: " in text and " docs/s, " in text and "% of the input, ETA " in text
+    assert "input = output + rejected + invalid: 33600 = 33000 + 0 + 600 (ok)" in text
+    piped = subprocess.run([*command, "--output", str(tmp_path / "b.jsonl")], capture_output=True, text=True)
+    assert " docs/s" not in piped.stderr
+    assert piped.stderr.splitlines()[0] == "input = output + rejected + invalid: 33600 = 33000 + 0 + 600 (ok)"

@@ -28,6 +28,7 @@ from etlcore.config import PipelineConfig, load_config
 from etlcore.io.reader import InputFile, ReadOptions, expand_inputs, read_chunks
 from etlcore.io.writer import JsonlSink, ParquetSink, open_sink, write_atomic
 from etlcore.pipeline import Counts, OperatorFailed, Pipeline, rejected_rows
+from etlcore.progress import Progress
 from etlcore.report import DONE, FAILED, TERMINATED, RunInfo, detail_response, stage_results
 from etlcore.workers import ChunkResult, Workers, worker_count
 
@@ -86,6 +87,9 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         log.info("etlcore %s: %d input files, %d workers, config stages %s", __version__, len(files), count,
                  {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
         pool = Workers(job.pipeline, job.options, count, encode=isinstance(sink, JsonlSink))
+        uncompressed = not any(f.compression for f in files)
+        job.progress = Progress(Progress.wanted(quiet),
+                                sum(f.path.stat().st_size for f in files) if uncompressed else None)
         job.run(files, pool)
         if not job.tally.balanced():
             raise RuntimeError(f"rows were lost: {job.tally.line()}")
@@ -102,6 +106,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         log.exception("run failed")
         job.abort()
     finally:
+        job.progress.close()
         if pool is not None:
             pool.close()
     seconds = time.perf_counter() - clock
@@ -139,12 +144,14 @@ class _Job:
         self.spool: ParquetSink | None = None
         self.fingerprints: list[list[np.ndarray]] = []
         self.ids: list[pa.Array] = []
+        self.progress = Progress(enabled=False, total_bytes=None)
 
     def run(self, files: list[InputFile], workers: Workers) -> None:
         dedup = bool(self.pipeline.deduplicators)
         if dedup:
             self.spool = ParquetSink(self.work / "deduplication-input.parquet", pa.schema([]))
         for result in workers.before_deduplication(read_chunks(files, self.options)):
+            self.progress.advance(result.rows_read, result.bytes_read)
             self.tally.input += result.rows_read
             self.tally.invalid += len(result.invalid)
             self.invalid.write_rows(row.to_json() for row in result.invalid)
@@ -168,12 +175,14 @@ class _Job:
             self.tally.output += result.rows
 
     def _deduplicate(self, workers: Workers) -> None:
+        self.progress.phase("deduplication")
         self.spool.commit()
         per_operator = [np.concatenate([b[i] for b in self.fingerprints]) if self.fingerprints
                         else np.zeros(0, np.uint64) for i in range(len(self.pipeline.deduplicators))]
         ids = pa.concat_arrays(self.ids) if self.ids else pa.array([], pa.string())
         keep, decisions = self.pipeline.deduplicate(per_operator, ids, self.counts)
         self.fingerprints, self.ids = [], []
+        self.progress.phase("desensitization")
         for result in workers.after_deduplication(self._kept(keep, decisions)):
             self._take(result, output=True)
         self.spool.path.unlink(missing_ok=True)

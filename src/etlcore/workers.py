@@ -36,6 +36,7 @@ class ChunkResult:
     rejected: int = 0
     invalid: list[InvalidRow] = field(default_factory=list)
     rows_read: int = 0
+    bytes_read: int = 0  # of the input, for the progress bar
     fingerprints: list[np.ndarray] = field(default_factory=list)  # one array per deduplicator
 
     def finish(self, rejects: list[pa.Table], encode: bool) -> ChunkResult:
@@ -68,7 +69,8 @@ def _before_deduplication(chunk: Chunk) -> ChunkResult:
     desensitization too."""
     pipeline, options, encode = _state
     batch = parse_chunk(chunk, options)
-    result = ChunkResult(batch.table, pipeline.new_counts(), invalid=batch.invalid, rows_read=batch.rows_read)
+    result = ChunkResult(batch.table, pipeline.new_counts(), invalid=batch.invalid, rows_read=batch.rows_read,
+                         bytes_read=chunk.size())
     rejects: list[pa.Table] = []
     if batch.table.num_rows:
         result.table = pipeline.head(batch.table, result.counts, rejects)

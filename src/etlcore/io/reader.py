@@ -134,6 +134,15 @@ class Chunk:
     first_row: int = 1
     error: InvalidRow | None = None  # the file became unreadable after these rows
 
+    def size(self) -> int:
+        """Bytes of the input file this chunk stands for (an estimate for Parquet)."""
+        if self.span:
+            return self.span[1]
+        if self.record_batch is not None:
+            rows = pq.ParquetFile(self.file.path).metadata.num_rows or 1
+            return self.file.path.stat().st_size * self.record_batch.num_rows // rows
+        return len(self.lines)
+
 
 def read_chunks(files: list[InputFile], options: ReadOptions) -> Iterator[Chunk]:
     """Stream the files as chunks; a chunk never spans two files."""
