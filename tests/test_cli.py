@@ -128,7 +128,7 @@ def test_ctrl_c_stops_cleanly_with_status_3_and_exit_130(tmp_path: Path) -> None
     response = orjson.loads(out)
     assert response["result"]["processStatus"] == 3
     assert response["result"]["result"]["failReason"] == "interrupted by the user"
-    assert "(stopped early)" in err or "(ok)" in err
+    assert err.splitlines()[0].endswith("(ok)")  # it stops between chunks: every row read is accounted for
     assert sorted(os.listdir(tmp_path)) == ["big.jsonl", "ops.json", "out.jsonl.etlcore"]
     assert sorted(os.listdir(tmp_path / "out.jsonl.etlcore")) == ["logs", "result.json"]
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +37,31 @@ from etlcore.workers import ChunkResult, Workers, worker_count
 log = logging.getLogger("etlcore")
 
 
+class _Interruptible:
+    """Ctrl-C (SIGINT) asks the run to stop; the run stops at the next chunk boundary. A
+    KeyboardInterrupt raised wherever the signal lands could be swallowed (inside a `__del__`, say)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._request)
+
+    def _request(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
 @dataclass
 class Tally:
     """Rows by where they ended; `input == output + rejected + invalid` when nothing is lost."""
@@ -47,8 +74,8 @@ class Tally:
     def balanced(self) -> bool:
         return self.input == self.output + self.rejected + self.invalid
 
-    def line(self, stopped: bool = False) -> str:
-        mark = "ok" if self.balanced() else "stopped early" if stopped else "MISMATCH"
+    def line(self) -> str:
+        mark = "ok" if self.balanced() else "MISMATCH"
         return (f"input = output + rejected + invalid: {self.input} = {self.output} + {self.rejected} + "
                 f"{self.invalid} ({mark})")
 
@@ -82,7 +109,9 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     status, failed_stage, reason = DONE, None, ""
     clock = time.perf_counter()
     pool = None
+    interruptible = _Interruptible()
     try:
+        interruptible.install()
         count = worker_count(workers, sum(f.path.stat().st_size for f in files))
         log.info("etlcore %s: %d input files, %d workers, config stages %s", __version__, len(files), count,
                  {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
@@ -90,7 +119,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         uncompressed = not any(f.compression for f in files)
         job.progress = Progress(Progress.wanted(quiet),
                                 sum(f.path.stat().st_size for f in files) if uncompressed else None)
-        job.run(files, pool)
+        job.run(files, pool, interruptible)
         if not job.tally.balanced():
             raise RuntimeError(f"rows were lost: {job.tally.line()}")
         job.commit()
@@ -106,12 +135,13 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         log.exception("run failed")
         job.abort()
     finally:
+        interruptible.restore()
         job.progress.close()
         if pool is not None:
             pool.close()
     seconds = time.perf_counter() - clock
-    print(job.tally.line(stopped=status == TERMINATED), file=sys.stderr)
-    log.info(job.tally.line(stopped=status == TERMINATED))
+    print(job.tally.line(), file=sys.stderr)
+    log.info(job.tally.line())
     result = stage_results(job.pipeline, job.counts, exported=job.tally.output if status == DONE else 0,
                            unprocessed=0 if status == DONE else job.tally.input - job.tally.invalid,
                            failed_stage=failed_stage, fail_reason=reason)
@@ -146,11 +176,12 @@ class _Job:
         self.ids: list[pa.Array] = []
         self.progress = Progress(enabled=False, total_bytes=None)
 
-    def run(self, files: list[InputFile], workers: Workers) -> None:
+    def run(self, files: list[InputFile], workers: Workers, interruptible: _Interruptible) -> None:
         dedup = bool(self.pipeline.deduplicators)
         if dedup:
             self.spool = ParquetSink(self.work / "deduplication-input.parquet", pa.schema([]))
         for result in workers.before_deduplication(read_chunks(files, self.options)):
+            interruptible.check()
             self.progress.advance(result.rows_read, result.bytes_read)
             self.tally.input += result.rows_read
             self.tally.invalid += len(result.invalid)
@@ -161,7 +192,7 @@ class _Job:
                 self.fingerprints.append(result.fingerprints)
                 self.ids.append(result.table[self.options.id_column].combine_chunks())
         if dedup:
-            self._deduplicate(workers)
+            self._deduplicate(workers, interruptible)
 
     def _take(self, result: ChunkResult, output: bool) -> None:
         self.counts.add(result.counts)
@@ -174,7 +205,7 @@ class _Job:
                 self.sink.write(result.table)
             self.tally.output += result.rows
 
-    def _deduplicate(self, workers: Workers) -> None:
+    def _deduplicate(self, workers: Workers, interruptible: _Interruptible) -> None:
         self.progress.phase("deduplication")
         self.spool.commit()
         per_operator = [np.concatenate([b[i] for b in self.fingerprints]) if self.fingerprints
@@ -184,6 +215,7 @@ class _Job:
         self.fingerprints, self.ids = [], []
         self.progress.phase("desensitization")
         for result in workers.after_deduplication(self._kept(keep, decisions)):
+            interruptible.check()
             self._take(result, output=True)
         self.spool.path.unlink(missing_ok=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ _state: tuple[Pipeline, ReadOptions, bool] | None = None
 
 
 def _start_worker(config: PipelineConfig, options: ReadOptions, encode: bool) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     pa.set_cpu_count(1)  # one process per core: Arrow's own thread pool would only oversubscribe
     pa.set_io_thread_count(1)
     _use(Pipeline(config, options.text_column, options.id_column), options, encode)
