@@ -225,8 +225,10 @@ class _Job:
         if not (self.spool.path.exists() and self.spool.rows):
             return
         start, decided = 0, 0
-        for batch in pq.ParquetFile(self.spool.path).iter_batches(batch_size=self.options.batch_size):
-            table = pa.Table.from_batches([batch])
+        spooled = pq.ParquetFile(self.spool.path)
+        # One row group at a time: iter_batches pre-buffers the whole file, i.e. every text.
+        for group in range(spooled.num_row_groups):
+            table = spooled.read_row_group(group)
             mask = keep[start:start + table.num_rows]
             start += table.num_rows
             dropped = int((~mask).sum())

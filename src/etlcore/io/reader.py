@@ -303,9 +303,12 @@ def _compressed_line_chunks(file: InputFile, options: ReadOptions) -> Iterator[C
 def _parquet_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
     first_row = 1
     try:
-        for record_batch in pq.ParquetFile(file.path).iter_batches(batch_size=options.batch_size):
-            yield Chunk(file, record_batch=record_batch, first_row=first_row)
-            first_row += record_batch.num_rows
+        parquet = pq.ParquetFile(file.path)
+        # A row group at a time (iter_batches may buffer the whole file): memory is one row group.
+        for group in range(parquet.num_row_groups):
+            for record_batch in parquet.read_row_group(group).to_batches(max_chunksize=options.batch_size):
+                yield Chunk(file, record_batch=record_batch, first_row=first_row)
+                first_row += record_batch.num_rows
     except (OSError, pa.ArrowException) as exc:
         yield Chunk(file, error=InvalidRow(file.source, 0, f"unreadable Parquet file: {exc}", b""))
 
