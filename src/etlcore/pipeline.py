@@ -79,6 +79,34 @@ class Counts:
                 mine.add(theirs)
 
 
+@dataclass
+class Duplicates:
+    """Deduplication's decision for every document that reached it, in input order: a few bytes per
+    document, never the texts or the reasons as strings."""
+
+    deciding: np.ndarray  # index of the deduplicator that dropped the document, -1 if kept
+    original: np.ndarray  # position of the kept document it duplicates
+    distance: np.ndarray  # its Hamming distance to that document
+    names: list[str]  # the deduplicators' names
+
+    @property
+    def keep(self) -> np.ndarray:
+        return self.deciding < 0
+
+    def rejected(self, table: pa.Table, start: int, ids: pa.Array) -> pa.Table | None:
+        """The rejected rows of `table` (the documents from position `start` on), with their reasons."""
+        rows = slice(start, start + table.num_rows)
+        dropped = np.flatnonzero(self.deciding[rows] >= 0)
+        if len(dropped) == 0:
+            return None
+        originals = ids.take(pa.array(self.original[rows][dropped])).to_pylist()
+        reasons = [f"duplicate_of={original} distance={distance}"
+                   for original, distance in zip(originals, self.distance[rows][dropped].tolist())]
+        operators = [self.names[i] for i in self.deciding[rows][dropped].tolist()]
+        return rejected_rows(table.take(pa.array(dropped)), "deduplication", operators,
+                             pa.array(reasons, pa.string()))
+
+
 class Pipeline:
     """The configured operators, built once, applied to tables."""
 
@@ -174,24 +202,24 @@ class Pipeline:
                 raise OperatorFailed("deduplication", dedup.name, f"{type(exc).__name__}: {exc}") from exc
         return prints
 
-    def deduplicate(self, fingerprints: list[np.ndarray], ids: pa.Array,
-                    counts: Counts) -> tuple[np.ndarray, list[tuple[str, str]]]:
-        """Decide over the whole corpus: the keep mask, and (operator, reason) for each dropped
-        document in input order. Deduplicators run in turn, each on what the ones before it kept."""
-        keep = np.ones(len(ids), dtype=bool)
-        decisions: dict[int, tuple[str, str]] = {}
-        for dedup, prints, count in zip(self.deduplicators, fingerprints, counts.operators["deduplication"]):
-            alive = np.flatnonzero(keep)
+    def deduplicate(self, fingerprints: list[np.ndarray], counts: Counts) -> Duplicates:
+        """Decide over the whole corpus. Deduplicators run in turn, each on what the ones before it kept."""
+        n = len(fingerprints[0]) if fingerprints else 0
+        duplicates = Duplicates(np.full(n, -1, dtype=np.int8), np.zeros(n, dtype=np.int64),
+                                np.zeros(n, dtype=np.int16), [d.name for d in self.deduplicators])
+        for number, (dedup, prints, count) in enumerate(zip(self.deduplicators, fingerprints,
+                                                             counts.operators["deduplication"])):
+            alive = np.flatnonzero(duplicates.keep)
             with _running("deduplication", dedup, count):
                 kept_index, distance = dedup.find_duplicates(prints[alive])
-            for local in np.flatnonzero(kept_index >= 0):
-                row, original = int(alive[local]), int(alive[kept_index[local]])
-                decisions[row] = (dedup.name, f"duplicate_of={ids[original].as_py()} "
-                                              f"distance={int(distance[local])}")
-                keep[row] = False
-            count.dropped += int((kept_index >= 0).sum())
-            count.remaining += int(keep.sum())
-        return keep, [decisions[row] for row in sorted(decisions)]
+            dropped = np.flatnonzero(kept_index >= 0)
+            rows = alive[dropped]
+            duplicates.deciding[rows] = number
+            duplicates.original[rows] = alive[kept_index[dropped]]
+            duplicates.distance[rows] = distance[dropped]
+            count.dropped += len(dropped)
+            count.remaining += int(duplicates.keep.sum())
+        return duplicates
 
     # -- everything in memory -----------------------------------------------------------------
 
@@ -213,13 +241,11 @@ class Pipeline:
             rejects.append(rejected_rows(bad, "read", "reader", reasons))
         table = self.head(checked.table, counts, rejects)
         if self.deduplicators:
-            keep, decisions = self.deduplicate(self.fingerprints(table), _text_array(table[self.id_column]),
-                                               counts)
-            if decisions:
-                rejects.append(rejected_rows(table.filter(pa.array(~keep)), "deduplication",
-                                         [name for name, _ in decisions],
-                                         pa.array([reason for _, reason in decisions], pa.string())))
-                table = table.filter(pa.array(keep))
+            duplicates = self.deduplicate(self.fingerprints(table), counts)
+            rejected = duplicates.rejected(table, 0, _text_array(table[self.id_column]))
+            if rejected is not None:
+                rejects.append(rejected)
+                table = table.filter(pa.array(duplicates.keep))
         table = self.tail(table, counts, rejects)
         empty = rejected_rows(table.slice(0, 0), "", [], pa.array([], pa.string()))
         rejected = pa.concat_tables([empty, *rejects], promote_options="permissive")

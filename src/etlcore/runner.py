@@ -29,7 +29,7 @@ from etlcore import __version__
 from etlcore.config import PipelineConfig, load_config
 from etlcore.io.reader import InputFile, ReadOptions, expand_inputs, read_chunks
 from etlcore.io.writer import JsonlSink, ParquetSink, open_sink, write_atomic
-from etlcore.pipeline import Counts, OperatorFailed, Pipeline, rejected_rows
+from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
 from etlcore.progress import Progress
 from etlcore.report import DONE, FAILED, TERMINATED, RunInfo, detail_response, stage_results
 from etlcore.workers import ChunkResult, Workers, worker_count
@@ -211,34 +211,29 @@ class _Job:
         per_operator = [np.concatenate([b[i] for b in self.fingerprints]) if self.fingerprints
                         else np.zeros(0, np.uint64) for i in range(len(self.pipeline.deduplicators))]
         ids = pa.concat_arrays(self.ids) if self.ids else pa.array([], pa.string())
-        keep, decisions = self.pipeline.deduplicate(per_operator, ids, self.counts)
+        duplicates = self.pipeline.deduplicate(per_operator, self.counts)
         self.fingerprints, self.ids = [], []
         self.progress.phase("desensitization")
-        for result in workers.after_deduplication(self._kept(keep, decisions)):
+        for result in workers.after_deduplication(self._kept(duplicates, ids)):
             interruptible.check()
             self._take(result, output=True)
         self.spool.path.unlink(missing_ok=True)
 
-    def _kept(self, keep: np.ndarray, decisions: list[tuple[str, str]]
-              ) -> Iterator[tuple[pa.Table, pa.Table | None]]:
-        """Per spooled batch: the rows deduplication kept, and the rejected ones with their reasons."""
+    def _kept(self, duplicates: Duplicates, ids: pa.Array) -> Iterator[tuple[pa.Table, pa.Table | None]]:
+        """Per spooled row group: the rows deduplication kept, and the rejected ones with their reasons."""
         if not (self.spool.path.exists() and self.spool.rows):
             return
-        start, decided = 0, 0
         spooled = pq.ParquetFile(self.spool.path)
+        start = 0
         # One row group at a time: iter_batches pre-buffers the whole file, i.e. every text.
         for group in range(spooled.num_row_groups):
             table = spooled.read_row_group(group)
-            mask = keep[start:start + table.num_rows]
-            start += table.num_rows
-            dropped = int((~mask).sum())
-            if not dropped:
-                yield table, None
-                continue
-            names, reasons = zip(*decisions[decided:decided + dropped])
-            decided += dropped
-            yield table.filter(pa.array(mask)), rejected_rows(table.filter(pa.array(~mask)), "deduplication",
-                                                              list(names), pa.array(reasons, pa.string()))
+            rows = table.num_rows
+            rejected = duplicates.rejected(table, start, ids)
+            if rejected is not None:
+                table = table.filter(pa.array(duplicates.keep[start:start + rows]))
+            start += rows
+            yield table, rejected
 
     def commit(self) -> None:
         for sink in (self.sink, self.rejects, self.invalid):
