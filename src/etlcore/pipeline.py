@@ -191,15 +191,13 @@ class Pipeline:
 
     # -- deduplication ------------------------------------------------------------------------
 
-    def fingerprints(self, table: pa.Table) -> list[np.ndarray]:
+    def fingerprints(self, table: pa.Table, counts: Counts) -> list[np.ndarray]:
         """One fingerprint array per deduplicator for the documents of `table`."""
         texts = _text_array(table[self.text_column])
         prints = []
-        for dedup in self.deduplicators:
-            try:
+        for dedup, count in zip(self.deduplicators, counts.operators["deduplication"]):
+            with _running("deduplication", dedup, count):
                 prints.append(dedup.fingerprint(texts))
-            except Exception as exc:
-                raise OperatorFailed("deduplication", dedup.name, f"{type(exc).__name__}: {exc}") from exc
         return prints
 
     def deduplicate(self, fingerprints: list[np.ndarray], counts: Counts) -> Duplicates:
@@ -241,7 +239,7 @@ class Pipeline:
             rejects.append(rejected_rows(bad, "read", "reader", reasons))
         table = self.head(checked.table, counts, rejects)
         if self.deduplicators:
-            duplicates = self.deduplicate(self.fingerprints(table), counts)
+            duplicates = self.deduplicate(self.fingerprints(table, counts), counts)
             rejected = duplicates.rejected(table, 0, _text_array(table[self.id_column]))
             if rejected is not None:
                 rejects.append(rejected)

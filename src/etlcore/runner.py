@@ -112,13 +112,13 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     interruptible = _Interruptible()
     try:
         interruptible.install()
-        count = worker_count(workers, sum(f.path.stat().st_size for f in files))
+        input_bytes = sum(f.path.stat().st_size for f in files)
+        count = worker_count(workers, input_bytes)
         log.info("etlcore %s: %d input files, %d workers, config stages %s", __version__, len(files), count,
                  {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
         pool = Workers(job.pipeline, job.options, count, encode=isinstance(sink, JsonlSink))
         uncompressed = not any(f.compression for f in files)
-        job.progress = Progress(Progress.wanted(quiet),
-                                sum(f.path.stat().st_size for f in files) if uncompressed else None)
+        job.progress = Progress(Progress.wanted(quiet), input_bytes if uncompressed else None)
         job.run(files, pool, interruptible)
         if not job.tally.balanced():
             raise RuntimeError(f"rows were lost: {job.tally.line()}")

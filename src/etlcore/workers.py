@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from etlcore.config import PipelineConfig
 from etlcore.io.reader import Chunk, InvalidRow, ReadOptions, parse_chunk
-from etlcore.io.writer import jsonl_bytes, table_rows
+from etlcore.io.writer import table_jsonl
 from etlcore.pipeline import Counts, Pipeline
 
 # The smallest input worth starting worker processes for (starting one costs about a second).
@@ -42,11 +42,11 @@ class ChunkResult:
 
     def finish(self, rejects: list[pa.Table], encode: bool) -> ChunkResult:
         """Encode here what the main process would otherwise spend its time encoding."""
-        self.rejects = b"".join(jsonl_bytes(table_rows(table)) for table in rejects)
+        self.rejects = b"".join(map(table_jsonl, rejects))
         self.rejected = sum(table.num_rows for table in rejects)
         self.rows = self.table.num_rows
         if encode:
-            self.encoded = jsonl_bytes(table_rows(self.table))
+            self.encoded = table_jsonl(self.table)
             self.table = self.table.slice(0, 0)  # not sent back twice
         return self
 
@@ -72,12 +72,12 @@ def _before_deduplication(chunk: Chunk) -> ChunkResult:
     pipeline, options, encode = _state
     batch = parse_chunk(chunk, options)
     result = ChunkResult(batch.table, pipeline.new_counts(), invalid=batch.invalid, rows_read=batch.rows_read,
-                         bytes_read=chunk.size())
+                         bytes_read=chunk.size)
     rejects: list[pa.Table] = []
     if batch.table.num_rows:
         result.table = pipeline.head(batch.table, result.counts, rejects)
         if pipeline.deduplicators:
-            result.fingerprints = pipeline.fingerprints(result.table)
+            result.fingerprints = pipeline.fingerprints(result.table, result.counts)
             return result.finish(rejects, encode=False)  # the table goes to the spool
         result.table = pipeline.tail(result.table, result.counts, rejects)
     return result.finish(rejects, encode)

@@ -133,15 +133,7 @@ class Chunk:
     record_batch: pa.RecordBatch | None = None
     first_row: int = 1
     error: InvalidRow | None = None  # the file became unreadable after these rows
-
-    def size(self) -> int:
-        """Bytes of the input file this chunk stands for (an estimate for Parquet)."""
-        if self.span:
-            return self.span[1]
-        if self.record_batch is not None:
-            rows = pq.ParquetFile(self.file.path).metadata.num_rows or 1
-            return self.file.path.stat().st_size * self.record_batch.num_rows // rows
-        return len(self.lines)
+    size: int = 0  # bytes of the input file it stands for (estimated for Parquet), for progress
 
 
 def read_chunks(files: list[InputFile], options: ReadOptions) -> Iterator[Chunk]:
@@ -275,7 +267,7 @@ def _line_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
             for cut in [*(newlines[options.batch_size - 1:: options.batch_size] + 1).tolist(), len(block)]:
                 if cut > start:
                     # The worker reads the lines itself: they need not travel through a pipe.
-                    yield Chunk(file, first_line=next_line, span=(offset + start, cut - start))
+                    yield Chunk(file, first_line=next_line, span=(offset + start, cut - start), size=cut - start)
                     next_line += int(np.searchsorted(newlines, cut) - np.searchsorted(newlines, start))
                     start = cut
             offset += len(block)
@@ -291,23 +283,27 @@ def _compressed_line_chunks(file: InputFile, options: ReadOptions) -> Iterator[C
             for line, raw in enumerate(stream, 1):
                 lines.append(raw)
                 if len(lines) >= options.batch_size:
-                    yield Chunk(file, b"".join(lines), first_line)
+                    data = b"".join(lines)
+                    yield Chunk(file, data, first_line, size=len(data))
                     lines, first_line = [], line + 1
     except (OSError, EOFError, zstandard.ZstdError) as exc:
         # What was read stands; the rest of the file is one invalid entry.
         error = InvalidRow(file.source, line + 1, f"file unreadable after line {line}: {exc}", b"")
     if lines or error:
-        yield Chunk(file, b"".join(lines), first_line, error=error)
+        data = b"".join(lines)
+        yield Chunk(file, data, first_line, error=error, size=len(data))
 
 
 def _parquet_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
     first_row = 1
     try:
         parquet = pq.ParquetFile(file.path)
+        bytes_per_row = file.path.stat().st_size / max(1, parquet.metadata.num_rows)
         # A row group at a time (iter_batches may buffer the whole file): memory is one row group.
         for group in range(parquet.num_row_groups):
             for record_batch in parquet.read_row_group(group).to_batches(max_chunksize=options.batch_size):
-                yield Chunk(file, record_batch=record_batch, first_row=first_row)
+                yield Chunk(file, record_batch=record_batch, first_row=first_row,
+                            size=int(bytes_per_row * record_batch.num_rows))
                 first_row += record_batch.num_rows
     except (OSError, pa.ArrowException) as exc:
         yield Chunk(file, error=InvalidRow(file.source, 0, f"unreadable Parquet file: {exc}", b""))

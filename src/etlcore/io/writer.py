@@ -49,6 +49,11 @@ def table_rows(table: pa.Table) -> Iterable[dict[str, Any]]:
     return (dict(zip(names, values)) for values in zip(*columns))
 
 
+def table_jsonl(table: pa.Table) -> bytes:
+    """A table as JSON Lines, one object per row, columns in table order."""
+    return jsonl_bytes(table_rows(table))
+
+
 class JsonlSink:
     """JSON Lines, one object per row, columns in table order; `.gz` / `.zst` compress it."""
 
@@ -67,7 +72,7 @@ class JsonlSink:
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
-        self.write_rows(table_rows(table))
+        self.write_encoded(table_jsonl(table))
 
     def write_rows(self, rows: Iterable[dict[str, Any]]) -> None:
         self.write_encoded(jsonl_bytes(rows))
