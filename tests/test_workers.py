@@ -20,7 +20,7 @@ def comparable(response: dict) -> dict:
 
 def test_two_workers_give_the_same_output_and_result_as_one(tmp_path: Path) -> None:
     config = default_config()
-    # The sample, with rows that desensitization empties between them, so that most chunks hold
+    # The sample, with a one-word row (the filters reject it) every 15 rows, so that most chunks hold
     # rejects of two stages: their order in the rejects file must not depend on the worker count.
     lines = (REPO / "resources/sample/corpus.jsonl").read_bytes().split(b"\n")
     for position in range(len(lines) - 1, 0, -15):
@@ -35,7 +35,7 @@ def test_two_workers_give_the_same_output_and_result_as_one(tmp_path: Path) -> N
     assert one["etlcore"]["output_rows"] > 200
     stages = [orjson.loads(line)["etl_stage"] for line in (tmp_path / "one/out.jsonl.etlcore/rejects.jsonl")
               .read_bytes().splitlines()]
-    assert stages.count("desensitization") == 23 and stages.count("deduplication") > 40
+    assert stages.count("filter") > 23 and stages.count("deduplication") > 40
     log = Path(two["result"]["logPath"]).read_text(encoding="utf-8")
     assert ", 2 workers," in log
 

@@ -1,0 +1,222 @@
+"""Per-document text statistics over whole Arrow batches, as numba kernels over the UTF-8 buffers.
+
+Every function takes a batch (a string array, or a list array of words) and returns one float64 per
+document. The filters and the analysis report call these same functions. Lengths count code points,
+as Python's `len` does. Equal n-grams are found by comparing 64-bit hashes of them (FNV-1a over the
+code points or bytes, then SplitMix64), so two different n-grams are taken as equal with probability
+about 2^-64 per pair.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pyarrow as pa
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def utf8_buffers(texts: pa.Array | pa.ChunkedArray | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes as uint8, int64 offsets with one more entry than texts) of a string batch, no copy
+    where Arrow already holds it as large strings."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if not isinstance(texts, pa.Array):
+        texts = pa.array(texts, pa.string())
+    texts = texts.cast(pa.large_string())
+    _, offsets_buffer, data_buffer = texts.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[texts.offset: texts.offset + len(texts) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    return data, offsets
+
+
+@numba.njit(cache=True, inline="always")
+def mix64(h: np.uint64) -> np.uint64:
+    """SplitMix64 finaliser: spreads FNV's weak low bits over all 64."""
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+@numba.njit(cache=True)
+def decode_utf8(data: np.ndarray, start: int, end: int, out: np.ndarray) -> int:
+    """UTF-8 bytes data[start:end] into code points in `out`; returns how many."""
+    count = 0
+    i = start
+    while i < end:
+        byte = data[i]
+        if byte < 0x80:
+            cp, width = int(byte), 1
+        elif byte < 0xE0:
+            cp, width = int(byte & 0x1F), 2
+        elif byte < 0xF0:
+            cp, width = int(byte & 0x0F), 3
+        else:
+            cp, width = int(byte & 0x07), 4
+        for j in range(1, width):
+            cp = (cp << 6) | int(data[i + j] & 0x3F)
+        out[count] = cp
+        count += 1
+        i += width
+    return count
+
+
+@numba.njit(cache=True)
+def _repetition_of_top(hashes: np.ndarray) -> float:
+    """ROOTS character repetition: sort the n-gram counts in decreasing order, take the first
+    min(floor(sqrt(distinct)), distinct - singletons) of them, divide their sum by the number of n-grams."""
+    total = len(hashes)
+    if total == 0:
+        return 0.0
+    hashes.sort()
+    counts = np.empty(total, dtype=np.int64)
+    distinct = 0
+    run = 1
+    for i in range(1, total + 1):
+        if i < total and hashes[i] == hashes[i - 1]:
+            run += 1
+        else:
+            counts[distinct] = run
+            distinct += 1
+            run = 1
+    counts = np.sort(counts[:distinct])[::-1]
+    singletons = 0
+    for c in counts:
+        singletons += c == 1
+    top = min(int(np.sqrt(distinct)), distinct - singletons)
+    return counts[:top].sum() / total
+
+
+@numba.njit(cache=True)
+def _char_repetition(data: np.ndarray, offsets: np.ndarray, ngram: np.ndarray) -> np.ndarray:
+    n_docs = len(offsets) - 1
+    out = np.zeros(n_docs, dtype=np.float64)
+    cps = np.empty(max(1, int((offsets[1:] - offsets[:-1]).max()) if n_docs else 1), dtype=np.int64)
+    for d in range(n_docs):
+        count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
+        n = ngram[d]
+        grams = count - n + 1
+        if grams <= 0:
+            continue
+        hashes = np.empty(grams, dtype=np.uint64)
+        for i in range(grams):
+            h = _FNV_OFFSET
+            for j in range(i, i + n):
+                h = (h ^ np.uint64(cps[j])) * _FNV_PRIME
+            hashes[i] = mix64(h)
+        out[d] = _repetition_of_top(hashes)
+    return out
+
+
+def character_repetition_ratio(texts: pa.Array, ngram: np.ndarray) -> np.ndarray:
+    """Per document: the ROOTS character repetition ratio of its character `ngram[d]`-grams (0 for a
+    text shorter than n)."""
+    data, offsets = utf8_buffers(texts)
+    return _char_repetition(data, offsets, np.asarray(ngram, dtype=np.int64))
+
+
+@numba.njit(cache=True)
+def _share_in_table(data: np.ndarray, offsets: np.ndarray, table: np.ndarray) -> np.ndarray:
+    n_docs = len(offsets) - 1
+    out = np.zeros(n_docs, dtype=np.float64)
+    for d in range(n_docs):
+        chars = 0
+        hits = 0
+        i = offsets[d]
+        end = offsets[d + 1]
+        while i < end:
+            byte = data[i]
+            if byte < 0x80:
+                cp, width = int(byte), 1
+            elif byte < 0xE0:
+                cp, width = int(byte & 0x1F), 2
+            elif byte < 0xF0:
+                cp, width = int(byte & 0x0F), 3
+            else:
+                cp, width = int(byte & 0x07), 4
+            for j in range(1, width):
+                cp = (cp << 6) | int(data[i + j] & 0x3F)
+            chars += 1
+            hits += table[cp]
+            i += width
+        if chars:
+            out[d] = hits / chars
+    return out
+
+
+def share_of_characters(texts: pa.Array, table: np.ndarray) -> np.ndarray:
+    """Per document: the share of its code points c with table[c] true (0 for an empty text).
+    `table` is a boolean array over all 0x110000 code points."""
+    data, offsets = utf8_buffers(texts)
+    return _share_in_table(data, offsets, table)
+
+
+@numba.njit(cache=True)
+def _letter_shares(data: np.ndarray, offsets: np.ndarray, han: np.ndarray, letter: np.ndarray) -> np.ndarray:
+    n_docs = len(offsets) - 1
+    out = np.zeros(n_docs, dtype=np.float64)
+    cps = np.empty(max(1, int((offsets[1:] - offsets[:-1]).max()) if n_docs else 1), dtype=np.int64)
+    for d in range(n_docs):
+        count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
+        hans = 0
+        letters = 0
+        for i in range(count):
+            hans += han[cps[i]]
+            letters += letter[cps[i]]
+        if letters:
+            out[d] = hans / letters
+    return out
+
+
+def han_share_of_letters(texts: pa.Array, han: np.ndarray, letter: np.ndarray) -> np.ndarray:
+    """Per document: Han code points / letter code points (0 when it has no letter)."""
+    data, offsets = utf8_buffers(texts)
+    return _letter_shares(data, offsets, han, letter)
+
+
+@numba.njit(cache=True)
+def _word_repetition(data: np.ndarray, word_offsets: np.ndarray, doc_offsets: np.ndarray, n: int) -> np.ndarray:
+    n_docs = len(doc_offsets) - 1
+    out = np.zeros(n_docs, dtype=np.float64)
+    for d in range(n_docs):
+        first = doc_offsets[d]
+        words = doc_offsets[d + 1] - first
+        grams = words - n + 1
+        if grams <= 0:
+            continue
+        word_hash = np.empty(words, dtype=np.uint64)
+        for w in range(words):
+            h = _FNV_OFFSET
+            for i in range(word_offsets[first + w], word_offsets[first + w + 1]):
+                h = (h ^ np.uint64(data[i])) * _FNV_PRIME
+            word_hash[w] = mix64(h)
+        hashes = np.empty(grams, dtype=np.uint64)
+        for g in range(grams):
+            h = _FNV_OFFSET
+            for w in range(g, g + n):
+                h = (h ^ word_hash[w]) * _FNV_PRIME
+            hashes[g] = mix64(h)
+        hashes.sort()
+        repeated = 0
+        run = 1
+        for i in range(1, grams + 1):
+            if i < grams and hashes[i] == hashes[i - 1]:
+                run += 1
+            else:
+                if run > 1:
+                    repeated += run
+                run = 1
+        out[d] = repeated / grams
+    return out
+
+
+def word_repetition_ratio(words: pa.ListArray, n: int) -> np.ndarray:
+    """Per document (one list of words each): the ROOTS word repetition ratio, the share of its word
+    n-grams (occurrences) that occur more than once in it (0 when it has fewer than n words)."""
+    if isinstance(words, pa.ChunkedArray):
+        words = words.combine_chunks()
+    words = words.cast(pa.large_list(pa.large_string()))
+    doc_offsets = np.asarray(words.offsets, dtype=np.int64)
+    data, word_offsets = utf8_buffers(words.values)
+    return _word_repetition(data, word_offsets, doc_offsets, int(n))

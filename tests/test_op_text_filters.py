@@ -1,0 +1,121 @@
+"""The four statistics filters, each statistic worked out by hand on short Chinese and English texts."""
+
+import pyarrow as pa
+import pytest
+
+from etlcore.operators._words import is_chinese, words
+from etlcore.operators.filter_check_character_repetition_removal import FilterCheckCharacterRepetitionRemoval
+from etlcore.operators.filter_check_number_words import FilterCheckNumberWords
+from etlcore.operators.filter_check_special_characters import FilterCheckSpecialCharacters
+from etlcore.operators.filter_check_word_repetition_removal import FilterCheckWordRepetitionRemoval
+
+
+def statistic(filter_: object, text: str) -> float:
+    return float(filter_.compute(pa.array([text]))[0])  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("你好，世界！", ["你好", "世界"]),                       # punctuation tokens are not words
+    ("我爱北京天安门。", ["我", "爱", "北京", "天安门"]),
+    ("今天天气很好", ["今天天气", "很", "好"]),
+    ("Hello, world ... 42!", ["Hello", "world"]),            # "..." and "42!" are special-only
+    ("  (a)  b-c \n d\t", ["a", "b-c", "d"]),                # stripped at both ends only
+    ("🙂 ok 😀😀", ["ok"]),
+    ("", []),
+])
+def test_words(text: str, expected: list[str]) -> None:
+    assert words(pa.array([text])).to_pylist() == [expected]
+
+
+def test_a_document_is_chinese_when_half_of_its_letters_are_han() -> None:
+    texts = pa.array(["中文abc", "中文abcd", "中文abcde", "1234", "日本語のテキスト"])
+    # 2 Han of 5 letters / 2 of 6 / 2 of 7; no letters; 3 Han of 8 letters (kana are letters).
+    assert is_chinese(texts).tolist() == [False, False, False, False, False]
+    assert is_chinese(pa.array(["中文ab", "中文字abc", "他说OK"])).tolist() == [True, True, True]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("你好，世界！", 2),
+    ("我爱北京天安门。", 4),
+    ("Hello, world ... 42!", 2),
+    ("one two three four five", 5),
+])
+def test_number_words(text: str, expected: int) -> None:
+    assert statistic(FilterCheckNumberWords(number_words_min_cutoff=1, number_words_max_cutoff=10), text) == expected
+
+
+def test_number_words_keeps_between_min_and_max_inclusive() -> None:
+    f = FilterCheckNumberWords(number_words_min_cutoff=2.2, number_words_max_cutoff=4)
+    assert f.keep(f.compute(pa.array(["a b", "a b c", "a b c d", "a b c d e"]))).tolist() == [
+        False, True, True, False]
+
+
+@pytest.mark.parametrize(("text", "n", "expected"), [
+    # 10 words, 6 five-grams: "a b c d e" occurs twice, the 4 others once -> 2/6.
+    ("a b c d e a b c d e", 5, 2 / 6),
+    # 2-grams of x y x y x: xy yx xy yx -> all 4 occur more than once.
+    ("x y x y x", 2, 1.0),
+    ("one two three four", 5, 0.0),                 # fewer words than n
+    # 我|爱|北京|，|我|爱|北京 -> words 我 爱 北京 我 爱 北京; 2-grams 我爱 爱北京 北京我 我爱 爱北京: 4/5.
+    ("我爱北京，我爱北京", 2, 4 / 5),
+])
+def test_word_repetition_ratio(text: str, n: int, expected: float) -> None:
+    f = FilterCheckWordRepetitionRemoval(word_repetition_max_cutoff=0.5, word_repetition_length=n)
+    assert statistic(f, text) == pytest.approx(expected)
+
+
+def test_word_repetition_default_n_is_5() -> None:
+    assert FilterCheckWordRepetitionRemoval(word_repetition_max_cutoff=0.5).word_repetition_length == 5
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # Chinese, n=3: 哈哈哈 x3 -> 1 distinct, seen 3 times: k = min(1, 1 - 0) = 1 -> 3/3.
+    ("哈哈哈哈哈", 1.0),
+    # 3-grams of 你好你好你好 (6 chars): 你好你 好你好 你好你 好你好 -> 2 distinct, twice each;
+    # k = min(floor(sqrt 2) = 1, 2) = 1 -> 2/4.
+    ("你好你好你好", 0.5),
+    # All 3-grams distinct: k = min(1, 0) = 0 -> 0.
+    ("我爱北京天安门", 0.0),
+    ("你好", 0.0),                                    # shorter than n
+    # English, n=10: "abcabcabcabc" (12 chars) has 3 ten-grams, all distinct -> 0.
+    ("abcabcabcabc", 0.0),
+    # "aaaaaaaaaaaa" (12 a): 3 ten-grams, all "aaaaaaaaaa" -> 3/3.
+    ("aaaaaaaaaaaa", 1.0),
+])
+def test_character_repetition_ratio(text: str, expected: float) -> None:
+    f = FilterCheckCharacterRepetitionRemoval(default_character_repetition_max_cutoff=0.2)
+    assert statistic(f, text) == pytest.approx(expected)
+
+
+def test_character_repetition_takes_the_top_sqrt_of_distinct_ngrams() -> None:
+    # English, n=2 (set by the optional arg): "ababab cdcd" -> 2-grams ab ba ab ba ab b_ _c cd dc cd
+    # (10): ab 3, ba 2, cd 2, b_ 1, _c 1, dc 1 -> 6 distinct, 3 seen once; k = min(floor(sqrt 6) = 2,
+    # 6 - 3 = 3) = 2 -> (3 + 2) / 10.
+    f = FilterCheckCharacterRepetitionRemoval(default_character_repetition_max_cutoff=0.2,
+                                              character_repetition_length=2)
+    assert statistic(f, "ababab cdcd") == pytest.approx(0.5)
+
+
+def test_character_repetition_length_per_language() -> None:
+    f = FilterCheckCharacterRepetitionRemoval(default_character_repetition_max_cutoff=0.2,
+                                              character_repetition_length_zh=2, character_repetition_length=3)
+    # zh, n=2: 你好 好你 你好 -> 你好 twice, 好你 once: k = min(1, 1) = 1 -> 2/3.
+    # en, n=3: abc bca cab abc -> abc twice: k = min(floor(sqrt 3) = 1, 1) -> 2/4.
+    assert f.compute(pa.array(["你好你好", "abcabc"])).tolist() == pytest.approx([2 / 3, 0.5])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("价格：100元！", 5 / 8),                       # ： 1 0 0 ！ of 8 code points
+    ("Hello, world!", 3 / 13),                     # , space !
+    ("一上士", 0.0),                                # ordinary Chinese characters are not special
+    ("😀👍 ok", 3 / 5),                            # two emoji and a space
+    ("\u3000\u00a0—…", 1.0),
+    ("", 0.0),
+])
+def test_special_characters_share(text: str, expected: float) -> None:
+    assert statistic(FilterCheckSpecialCharacters(special_characters_max_cutoff=0.3), text) == pytest.approx(expected)
+
+
+def test_filters_reject_above_their_cutoff_and_keep_at_it() -> None:
+    f = FilterCheckSpecialCharacters(special_characters_max_cutoff=0.5)
+    assert f.keep(f.compute(pa.array(["ab!!", "ab!!!", "abc"]))).tolist() == [True, False, True]
