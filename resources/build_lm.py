@@ -20,6 +20,7 @@ build_binary are compiled from the kenlm sdist on PyPI (kenlm 0.3.0, lm/builder)
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
@@ -38,6 +39,8 @@ OUT = ROOT / "src" / "etlcore" / "data" / "lm"
 CACHE = ROOT / "bench-data" / "lm-build"
 PYTHON_DOCS = Path("/usr/share/doc/python3.11/html/_sources")
 FORTUNES = Path("/usr/share/games/fortunes")
+WORDNET = Path("/usr/share/wordnet")
+HANDBOOK = Path("/usr/share/doc/debian-handbook/html/en-US")
 HELD_OUT_EVERY = 50
 TAG = re.compile(r"(\S+?)/[A-Za-z]+\s*")
 
@@ -86,8 +89,10 @@ def _plain(line: str) -> str:
 
 
 def english_lines() -> list[str]:
-    if not PYTHON_DOCS.is_dir() or not FORTUNES.is_dir():
-        sys.exit(f"need {PYTHON_DOCS} and {FORTUNES}: apt-get install python3.11-doc fortunes")
+    for folder, package in ((PYTHON_DOCS, "python3.11-doc"), (FORTUNES, "fortunes"), (WORDNET, "wordnet-base"),
+                            (HANDBOOK, "debian-handbook")):
+        if not folder.is_dir():
+            sys.exit(f"need {folder}: apt-get install {package}")
     lines: list[str] = []
     for path in sorted(PYTHON_DOCS.rglob("*.rst.txt")):
         paragraph: list[str] = []
@@ -106,6 +111,18 @@ def english_lines() -> list[str]:
         for fortune in path.read_text(encoding="utf-8", errors="replace").split("\n%\n"):
             text = " ".join(fortune.split())
             if len(text.split()) >= 3:
+                lines.append(text)
+    for part in ("noun", "verb", "adj", "adv"):  # each synset's gloss: a definition; "examples"
+        for line in (WORDNET / f"data.{part}").read_text(encoding="utf-8").splitlines():
+            if not line.startswith(" ") and " | " in line:
+                for piece in line.split(" | ", 1)[1].split(";"):
+                    text = piece.strip().strip('"').strip()
+                    if len(text.split()) >= 3:
+                        lines.append(text[0].upper() + text[1:] + ("" if text[-1] in ".?!" else "."))
+    for path in sorted(HANDBOOK.glob("*.html")):
+        for paragraph in re.findall(r"<p>(.*?)</p>", path.read_text(encoding="utf-8"), re.S):
+            text = html.unescape(" ".join(re.sub(r"<[^>]+>", "", paragraph).split()))
+            if len(text.split()) >= 5:
                 lines.append(text)
     return lines
 

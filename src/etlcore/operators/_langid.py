@@ -45,6 +45,3 @@ def identify(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return codes, probabilities
 
 
-def top_language(texts: pa.Array) -> np.ndarray:
-    """Per document the code of its most likely language ("zh", "en", ...)."""
-    return identify(texts)[0][:, 0]

@@ -35,8 +35,8 @@ class FilterCheckNumberWords(Filter):
     def check_together(cls, values: dict[str, Any]) -> list[str]:
         low, high = values.get("number_words_min_cutoff"), values.get("number_words_max_cutoff")
         if low is not None and high is not None and low > high:
-            return [f"operator '{cls.name}': number_words_min_cutoff {low!r} is greater than "
-                    f"number_words_max_cutoff {high!r}"]
+            return [f"operator '{cls.name}': number_words_min_cutoff {low:g} is greater than "
+                    f"number_words_max_cutoff {high:g}"]
         return []
 
     def compute(self, texts: pa.StringArray) -> np.ndarray:

