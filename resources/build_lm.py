@@ -13,7 +13,7 @@ Sources (see resources/README.md for their licences):
 - English: the prose paragraphs of the Python 3.11 documentation (Debian package python3.11-doc,
   reStructuredText sources, code and tables left out) and the fortunes database (Debian package
   fortunes, all but the ASCII-art files): expository writing plus conversational and literary lines.
-Both are normalised and tokenised by etlcore's own `lm_text`, so training and scoring agree. The
+Both are normalised and tokenised by etlcore's own `lm_tokens`, so training and scoring agree. The
 models are 5-gram, singletons of order 3 and up pruned, 8-bit quantised tries. lmplz and
 build_binary are compiled from the kenlm sdist on PyPI (kenlm 0.3.0, lm/builder).
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from etlcore.operators.filter_check_perplexity import lm_text
+from etlcore.operators.filter_check_perplexity import lm_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "etlcore" / "data" / "lm"
@@ -130,9 +130,8 @@ def english_lines() -> list[str]:
 def build(language: str, lines: list[str], tools: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
-        tokenised = lm_text(pa.array(lines, pa.string())).to_pylist()
-        corpus.write_text("\n".join(" ".join(line.split()) for line in tokenised if line.strip()) + "\n",
-                          encoding="utf-8")
+        tokenised = lm_tokens(pa.array(lines, pa.string()))[0].to_pylist()
+        corpus.write_text("\n".join(line for line in tokenised if line) + "\n", encoding="utf-8")
         arpa = Path(tmp) / "model.arpa"
         with corpus.open("rb") as text, arpa.open("wb") as out:
             subprocess.run([str(tools / "lmplz"), "-o", "5", "--prune", "0", "0", "1", "-S", "30%", "-T", tmp],

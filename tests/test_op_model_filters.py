@@ -68,10 +68,10 @@ def test_news_prose_scores_far_lower_than_shuffled_or_garbled_in_english() -> No
 
 def test_perplexity_is_computed_per_line_as_ccnet_does() -> None:
     # Two lines scored as two sentences: the same as joining their log probabilities by hand.
-    from etlcore.operators.filter_check_perplexity import default_model_path, lm_text, load_model
+    from etlcore.operators.filter_check_perplexity import default_model_path, lm_tokens, load_model
 
     model = load_model(default_model_path("en"))
-    first, second = (lm_text(pa.array([t])).to_pylist()[0] for t in NEWS_EN[:2])
+    first, second = (lm_tokens(pa.array([t]))[0].to_pylist()[0] for t in NEWS_EN[:2])
     tokens = len(first.split()) + 1 + len(second.split()) + 1
     expected = 10 ** (-(model.score(first) + model.score(second)) / tokens)
     assert perplexity([NEWS_EN[0] + "\n\n" + NEWS_EN[1]])[0] == pytest.approx(expected)
@@ -182,3 +182,15 @@ def test_the_whole_filter_stage_runs_offline_without_a_home(tmp_path: Path, monk
     kept = pipeline.head(table, pipeline.new_counts(), rejects)
     assert kept["text"].to_pylist() == [*NEWS_ZH, *NEWS_EN]
     assert list(home.iterdir()) == []
+
+
+def test_language_model_tokens() -> None:
+    from etlcore.operators.filter_check_perplexity import lm_tokens
+
+    texts = ["Hello, World! 2023年的ＡＢＣ经济\n\n  第二行  \n", "", " \n\t ", "ﬁ ½"]
+    tokenised, tokens, lines = lm_tokens(pa.array(texts))
+    # NFKC (ＡＢＣ -> abc, ﬁ -> fi, ½ -> 1⁄2), lower case, digits -> 0, Han/punctuation/symbols alone,
+    # blank lines and the blanks at both ends dropped.
+    assert tokenised.to_pylist() == ["hello , world ! 0000 年 的 abc 经 济\n第 二 行", "", "", "fi 0 ⁄ 0"]
+    assert tokens.tolist() == [14, 0, 0, 4]
+    assert lines.tolist() == [2, 0, 0, 1]

@@ -50,13 +50,20 @@ def special_table() -> np.ndarray:
 
 
 @functools.cache
+def _all_code_points() -> str:
+    return "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))
+
+
+def code_point_table(pattern: str) -> np.ndarray:
+    """Boolean over all code points: does the single character match `pattern` (a `regex` pattern)."""
+    table = np.zeros(0x110000, dtype=np.bool_)
+    table[[ord(m.group()) for m in regex.finditer(pattern, _all_code_points())]] = True
+    return table
+
+
+@functools.cache
 def _han_and_letter_tables() -> tuple[np.ndarray, np.ndarray]:
-    everything = "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))
-    han = np.zeros(0x110000, dtype=np.bool_)
-    letter = np.zeros(0x110000, dtype=np.bool_)
-    han[[ord(m.group()) for m in regex.finditer(r"\p{Han}", everything)]] = True
-    letter[[ord(m.group()) for m in regex.finditer(r"\p{L}", everything)]] = True
-    return han, letter
+    return code_point_table(r"\p{Han}"), code_point_table(r"\p{L}")
 
 
 T = TypeVar("T")

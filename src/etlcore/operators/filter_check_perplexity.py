@@ -6,25 +6,103 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from etlcore.operators._langid import identify
-from etlcore.operators._words import is_chinese
+from etlcore.operators._words import code_point_table, is_chinese
 from etlcore.operators.base import Arg, Filter
 from etlcore.registry import register
+from etlcore.textstats import decode_utf8, utf8_buffers
 
 DEFAULT_MODELS = {"zh": "zh.binary", "en": "en.binary"}  # in etlcore/data/lm, built by resources/build_lm.py
 
 
-def lm_text(texts: pa.Array) -> pa.Array:
+_WORD, _ALONE, _SPACE, _NEWLINE, _DIGIT = 0, 1, 2, 3, 4
+
+
+@functools.cache
+def _classes() -> np.ndarray:
+    """Per code point (already NFKC and lower case): how the tokeniser treats it."""
+    classes = np.full(0x110000, _WORD, dtype=np.uint8)
+    classes[code_point_table(r"[\p{Han}\p{P}\p{S}]")] = _ALONE
+    classes[code_point_table(r"[\s\p{Z}\p{Cc}]")] = _SPACE
+    classes[code_point_table(r"\p{Nd}")] = _DIGIT
+    classes[ord("\n")] = _NEWLINE
+    return classes
+
+
+@numba.njit(cache=True)
+def _put(out: np.ndarray, at: int, cp: int) -> int:
+    """UTF-8 of code point `cp` into out[at:]; returns the next position."""
+    if cp < 0x80:
+        out[at] = cp
+        return at + 1
+    if cp < 0x800:
+        out[at], out[at + 1] = 0xC0 | (cp >> 6), 0x80 | (cp & 0x3F)
+        return at + 2
+    if cp < 0x10000:
+        out[at], out[at + 1], out[at + 2] = 0xE0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3F), 0x80 | (cp & 0x3F)
+        return at + 3
+    out[at], out[at + 1] = 0xF0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3F)
+    out[at + 2], out[at + 3] = 0x80 | ((cp >> 6) & 0x3F), 0x80 | (cp & 0x3F)
+    return at + 4
+
+
+@numba.njit(cache=True)
+def _tokenise(data: np.ndarray, offsets: np.ndarray, classes: np.ndarray) -> tuple:
+    n_docs = len(offsets) - 1
+    out = np.empty(2 * len(data) + 1, dtype=np.uint8)
+    out_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    tokens = np.zeros(n_docs, dtype=np.int64)
+    lines = np.zeros(n_docs, dtype=np.int64)
+    cps = np.empty(max(1, int((offsets[1:] - offsets[:-1]).max()) if n_docs else 1), dtype=np.int64)
+    at = 0
+    for d in range(n_docs):
+        count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
+        started = False  # a token was written for this document
+        newline = False  # a line ended since the last token
+        in_word = False
+        for i in range(count):
+            cp = cps[i]
+            kind = classes[cp]
+            if kind == _NEWLINE:
+                newline = newline or started
+                in_word = False
+                continue
+            if kind == _SPACE:
+                in_word = False
+                continue
+            if kind == _ALONE or not in_word:  # a token starts: separate it from the one before
+                if newline:
+                    out[at] = 10
+                    at += 1
+                    lines[d] += 1
+                    newline = False
+                elif started:
+                    out[at] = 32
+                    at += 1
+                tokens[d] += 1
+                started = True
+            at = _put(out, at, 48 if kind == _DIGIT else cp)
+            in_word = kind != _ALONE
+        if started:
+            lines[d] += 1
+        out_offsets[d + 1] = at
+    return out[:at], out_offsets, tokens, lines
+
+
+def lm_tokens(texts: pa.Array) -> tuple[pa.LargeStringArray, np.ndarray, np.ndarray]:
     """Normalise and tokenise for the language models, the same for training and scoring: NFKC, lower
-    case, every digit becomes 0, and every Han character, punctuation mark and symbol becomes a token
-    of its own (spaces around it); other tokens are the whitespace-separated runs. Lines stay lines."""
-    texts = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
-    texts = pc.replace_substring_regex(texts, r"\d", "0")
-    return pc.replace_substring_regex(texts, r"([\p{Han}\p{P}\p{S}])", r" \1 ")
+    case, every digit becomes 0, every Han character, punctuation mark and symbol is a token of its own,
+    other tokens are the runs between whitespace; tokens are joined by one space, lines by a newline,
+    blank lines dropped. Returns (the token texts, tokens per text, lines per text)."""
+    data, offsets = utf8_buffers(pc.utf8_lower(pc.utf8_normalize(texts, "NFKC")))
+    out, out_offsets, tokens, lines = _tokenise(data, offsets, _classes())
+    tokenised = pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(out_offsets), pa.py_buffer(out))
+    return tokenised, tokens, lines
 
 
 @functools.cache
@@ -39,21 +117,15 @@ def default_model_path(language: str) -> str:
     return str(resources.files("etlcore") / "data" / "lm" / DEFAULT_MODELS[language])
 
 
-def perplexities(model: Any, texts: list[str]) -> np.ndarray:
-    """CCNet perplexity of each text (already through `lm_text`): each non-empty line is scored as a
-    sentence (<s> ... </s>); 10 ** (-(sum of log10 probabilities) / (tokens + one </s> per line))."""
+def perplexities(model: Any, texts: pa.Array) -> np.ndarray:
+    """CCNet perplexity of each text: each line (after `lm_tokens`) is scored as a sentence, <s> ... </s>;
+    10 ** (-(sum of log10 probabilities) / (tokens + one </s> per line)); NaN for a text without tokens."""
+    tokenised, tokens, lines = lm_tokens(texts)
     score = model.score
-    out = np.empty(len(texts), dtype=np.float64)
-    for row, text in enumerate(texts):
-        log10_sum = 0.0
-        tokens = 0
-        for line in text.split("\n"):
-            length = len(line.split())
-            if length:
-                log10_sum += score(line)
-                tokens += length + 1
-        out[row] = 10.0 ** (-log10_sum / tokens) if tokens else math.nan
-    return out
+    log10_sums = np.fromiter((sum(map(score, text.split("\n"))) for text in tokenised.to_pylist()),
+                             dtype=np.float64, count=len(texts))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tokens > 0, 10.0 ** (-log10_sums / (tokens + lines)), math.nan)
 
 
 def model_languages(texts: pa.Array) -> np.ndarray:
@@ -68,8 +140,8 @@ def model_languages(texts: pa.Array) -> np.ndarray:
 class FilterCheckPerplexity(Filter):
     """Reject a document whose KenLM perplexity exceeds `perplexity_max_cutoff`, in the CCNet manner.
     The text is normalised and tokenised (NFKC, lower case, digits -> 0, each Han character,
-    punctuation mark and symbol a token, other tokens split on whitespace); each non-empty line is
-    scored with <s> and </s>; perplexity = 10 ** (-(sum of the lines' log10 probabilities) /
+    punctuation mark and symbol a token, other tokens split on whitespace, blank lines dropped); each
+    line is scored with <s> and </s>; perplexity = 10 ** (-(sum of the lines' log10 probabilities) /
     (their tokens + one </s> per line)). The model: `model` when given (an ARPA or KenLM binary file,
     for every document); otherwise the document's language by fastText (as `filter_check_lang_id`)
     picks etlcore's default model: Chinese (`zh`) when fastText's most likely language is Chinese or at
@@ -98,16 +170,15 @@ class FilterCheckPerplexity(Filter):
         return []
 
     def compute(self, texts: pa.StringArray) -> np.ndarray:
-        tokenised = lm_text(texts)
         if self.model:
-            return perplexities(load_model(self.model), tokenised.to_pylist())
+            return perplexities(load_model(self.model), texts)
         values = np.full(len(texts), math.nan)
         languages = model_languages(texts)
         for language in DEFAULT_MODELS:
             rows = np.flatnonzero(languages == language)
             if len(rows):
                 model = load_model(default_model_path(language))
-                values[rows] = perplexities(model, tokenised.take(pa.array(rows)).to_pylist())
+                values[rows] = perplexities(model, texts.take(pa.array(rows)))
         return values
 
     def keep(self, values: np.ndarray) -> np.ndarray:
