@@ -121,9 +121,14 @@ def perplexities(model: Any, texts: pa.Array) -> np.ndarray:
     """CCNet perplexity of each text: each line (after `lm_tokens`) is scored as a sentence, <s> ... </s>;
     10 ** (-(sum of log10 probabilities) / (tokens + one </s> per line)); NaN for a text without tokens."""
     tokenised, tokens, lines = lm_tokens(texts)
-    score = model.score
-    log10_sums = np.fromiter((sum(map(score, text.split("\n"))) for text in tokenised.to_pylist()),
-                             dtype=np.float64, count=len(texts))
+    # All lines of the batch in one flat list, scored by one `map`: as tight as a bare loop over `score`.
+    with_tokens = [text for text in tokenised.to_pylist() if text]
+    all_lines = "\n".join(with_tokens).split("\n") if with_tokens else []
+    scores = np.fromiter(map(model.score, all_lines), dtype=np.float64, count=len(all_lines))
+    log10_sums = np.zeros(len(texts))
+    scored = lines > 0
+    if scored.any():
+        log10_sums[scored] = np.add.reduceat(scores, (np.cumsum(lines) - lines)[scored])
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(tokens > 0, 10.0 ** (-log10_sums / (tokens + lines)), math.nan)
 
