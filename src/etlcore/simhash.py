@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import os
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from itertools import combinations
@@ -38,6 +37,8 @@ import numpy as np
 import pyarrow as pa
 import regex
 
+from etlcore.textstats import nfkc_lower_table
+
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _DELETE = -1
@@ -46,17 +47,7 @@ _DELETE = -1
 @cache
 def fold_table() -> np.ndarray:
     """Code point -> folded code point, or -1 (deleted), for U+0000..U+E007F; beyond, identity."""
-    size = 0xE0080
-    table = np.arange(size, dtype=np.int32)
-    table[0x41:0x5B] += 32
-    for cp in range(0x80, size):
-        if 0xD800 <= cp <= 0xDFFF:
-            continue
-        char = chr(cp)
-        compatible = unicodedata.normalize("NFKC", char)
-        char = compatible if len(compatible) == 1 else char
-        lower = char.lower()
-        table[cp] = ord(lower if len(lower) == 1 else char)
+    table = nfkc_lower_table()[:0xE0080].copy()
     folded = "".join(map(chr, np.where((table >= 0xD800) & (table <= 0xDFFF), 0x61, table).tolist()))
     table[[m.start() for m in regex.finditer(r"[\p{P}\p{S}\p{Z}\p{C}\s]", folded)]] = _DELETE
     return table

@@ -9,12 +9,33 @@ about 2^-64 per pair.
 
 from __future__ import annotations
 
+import functools
+import unicodedata
+
 import numba
 import numpy as np
 import pyarrow as pa
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
+
+
+@functools.cache
+def nfkc_lower_table() -> np.ndarray:
+    """Code point -> its NFKC form, then that in lower case, wherever each is a single code point
+    (full-width Ａ and １ become a and 1; ﬁ or ½, which NFKC expands, stay); int32 over all code points.
+    One table lookup per code point instead of normalising whole strings."""
+    table = np.arange(0x110000, dtype=np.int32)
+    table[0x41:0x5B] += 32
+    for cp in range(0x80, 0xE0080):  # nothing above has a compatibility or case mapping
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        char = chr(cp)
+        compatible = unicodedata.normalize("NFKC", char)
+        char = compatible if len(compatible) == 1 else char
+        lower = char.lower()
+        table[cp] = ord(lower if len(lower) == 1 else char)
+    return table
 
 
 def utf8_buffers(texts: pa.Array | pa.ChunkedArray | list[str]) -> tuple[np.ndarray, np.ndarray]:

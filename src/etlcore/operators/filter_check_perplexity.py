@@ -9,13 +9,12 @@ from typing import Any
 import numba
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from etlcore.operators._langid import identify
 from etlcore.operators._words import code_point_table, is_chinese
 from etlcore.operators.base import Arg, Filter
 from etlcore.registry import register
-from etlcore.textstats import decode_utf8, utf8_buffers
+from etlcore.textstats import decode_utf8, nfkc_lower_table, utf8_buffers
 
 DEFAULT_MODELS = {"zh": "zh.binary", "en": "en.binary"}  # in etlcore/data/lm, built by resources/build_lm.py
 
@@ -25,7 +24,7 @@ _WORD, _ALONE, _SPACE, _NEWLINE, _DIGIT = 0, 1, 2, 3, 4
 
 @functools.cache
 def _classes() -> np.ndarray:
-    """Per code point (already NFKC and lower case): how the tokeniser treats it."""
+    """Per code point (already folded by `nfkc_lower_table`): how the tokeniser treats it."""
     classes = np.full(0x110000, _WORD, dtype=np.uint8)
     classes[code_point_table(r"[\p{Han}\p{P}\p{S}]")] = _ALONE
     classes[code_point_table(r"[\s\p{Z}\p{Cc}]")] = _SPACE
@@ -52,7 +51,7 @@ def _put(out: np.ndarray, at: int, cp: int) -> int:
 
 
 @numba.njit(cache=True)
-def _tokenise(data: np.ndarray, offsets: np.ndarray, classes: np.ndarray) -> tuple:
+def _tokenise(data: np.ndarray, offsets: np.ndarray, fold: np.ndarray, classes: np.ndarray) -> tuple:
     n_docs = len(offsets) - 1
     out = np.empty(2 * len(data) + 1, dtype=np.uint8)
     out_offsets = np.zeros(n_docs + 1, dtype=np.int64)
@@ -66,7 +65,7 @@ def _tokenise(data: np.ndarray, offsets: np.ndarray, classes: np.ndarray) -> tup
         newline = False  # a line ended since the last token
         in_word = False
         for i in range(count):
-            cp = cps[i]
+            cp = fold[cps[i]]
             kind = classes[cp]
             if kind == _NEWLINE:
                 newline = newline or started
@@ -95,12 +94,13 @@ def _tokenise(data: np.ndarray, offsets: np.ndarray, classes: np.ndarray) -> tup
 
 
 def lm_tokens(texts: pa.Array) -> tuple[pa.LargeStringArray, np.ndarray, np.ndarray]:
-    """Normalise and tokenise for the language models, the same for training and scoring: NFKC, lower
-    case, every digit becomes 0, every Han character, punctuation mark and symbol is a token of its own,
-    other tokens are the runs between whitespace; tokens are joined by one space, lines by a newline,
-    blank lines dropped. Returns (the token texts, tokens per text, lines per text)."""
-    data, offsets = utf8_buffers(pc.utf8_lower(pc.utf8_normalize(texts, "NFKC")))
-    out, out_offsets, tokens, lines = _tokenise(data, offsets, _classes())
+    """Normalise and tokenise for the language models, the same for training and scoring: NFKC and
+    lower case per code point (`etlcore.textstats.nfkc_lower_table`), every digit becomes 0, every Han
+    character, punctuation mark and symbol is a token of its own, other tokens are the runs between
+    whitespace; tokens are joined by one space, lines by a newline, blank lines dropped. Returns
+    (the token texts, tokens per text, lines per text)."""
+    data, offsets = utf8_buffers(texts)
+    out, out_offsets, tokens, lines = _tokenise(data, offsets, nfkc_lower_table(), _classes())
     tokenised = pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(out_offsets), pa.py_buffer(out))
     return tokenised, tokens, lines
 
@@ -144,10 +144,10 @@ def model_languages(texts: pa.Array) -> np.ndarray:
 @register
 class FilterCheckPerplexity(Filter):
     """Reject a document whose KenLM perplexity exceeds `perplexity_max_cutoff`, in the CCNet manner.
-    The text is normalised and tokenised (NFKC, lower case, digits -> 0, each Han character,
-    punctuation mark and symbol a token, other tokens split on whitespace, blank lines dropped); each
-    line is scored with <s> and </s>; perplexity = 10 ** (-(sum of the lines' log10 probabilities) /
-    (their tokens + one </s> per line)). The model: `model` when given (an ARPA or KenLM binary file,
+    The text is normalised and tokenised (NFKC and lower case per code point, digits -> 0, each Han
+    character, punctuation mark and symbol a token, other tokens split on whitespace, blank lines
+    dropped); each line is scored with <s> and </s>; perplexity = 10 ** (-(sum of the lines' log10
+    probabilities) / (their tokens + one </s> per line)). The model: `model` when given (an ARPA or KenLM binary file,
     for every document); otherwise the document's language by fastText (as `filter_check_lang_id`)
     picks etlcore's default model: Chinese (`zh`) when fastText's most likely language is Chinese or at
     least half of the letters are Han, English (`en`) for everything else, so that garbled text, which
