@@ -174,10 +174,10 @@ def test_a_lost_row_fails_the_run_with_status_4(tmp_path: Path, monkeypatch: pyt
                                                  capfd: pytest.CaptureFixture[str]) -> None:
     from etlcore.pipeline import Pipeline
 
-    def losing_tail(self: Pipeline, table: pa.Table, counts: object, rejects: list) -> pa.Table:
+    def losing_stages(self: Pipeline, table: pa.Table, stages: tuple, counts: object, rejects: list) -> pa.Table:
         return table.slice(1)  # a bug that drops a row without rejecting it
 
-    monkeypatch.setattr(Pipeline, "tail", losing_tail)
+    monkeypatch.setattr(Pipeline, "run_stages", losing_stages)
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}, {"text": "b"}])
     response = etlcore.run({}, [source], tmp_path / "out.jsonl")
     assert capfd.readouterr().err == "input = output + rejected + invalid: 2 = 1 + 0 + 0 (MISMATCH)\n"

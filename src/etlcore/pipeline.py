@@ -125,16 +125,25 @@ class Pipeline:
 
     # -- per-document stages ------------------------------------------------------------------
 
-    def head(self, table: pa.Table, counts: Counts, rejects: list[pa.Table]) -> pa.Table:
-        """Clean and filter one table; dropped rows are appended to `rejects`."""
-        table = self._map("clean", table, counts, rejects)
-        table = self._filter(table, counts, rejects)
-        counts.entered["deduplication"] += table.num_rows
+    def run_stages(self, table: pa.Table, stages: tuple[str, ...], counts: Counts,
+                   rejects: list[pa.Table]) -> pa.Table:
+        """Run per-document stages (clean, filter, desensitization; in order) on one table; dropped rows
+        are appended to `rejects`. What leaves the filter stage enters deduplication."""
+        for stage in stages:
+            if stage == "filter":
+                table = self._filter(table, counts, rejects)
+                counts.entered["deduplication"] += table.num_rows
+            else:
+                table = self._map(stage, table, counts, rejects)
         return table
+
+    def head(self, table: pa.Table, counts: Counts, rejects: list[pa.Table]) -> pa.Table:
+        """Clean and filter one table."""
+        return self.run_stages(table, ("clean", "filter"), counts, rejects)
 
     def tail(self, table: pa.Table, counts: Counts, rejects: list[pa.Table]) -> pa.Table:
         """Desensitize one table that came through deduplication."""
-        return self._map("desensitization", table, counts, rejects)
+        return self.run_stages(table, ("desensitization",), counts, rejects)
 
     def _map(self, stage: str, table: pa.Table, counts: Counts, rejects: list[pa.Table]) -> pa.Table:
         counts.entered[stage] += table.num_rows

@@ -14,7 +14,7 @@ class Progress:
     def __init__(self, enabled: bool, total_bytes: int | None) -> None:
         self.enabled, self.total_bytes = enabled, total_bytes
         self.documents = self.bytes = 0
-        self.name = "clean + filter"
+        self.name = "reading"
         self.started = time.monotonic()
         self._drawn = 0.0  # the first update draws at once
 
@@ -29,7 +29,8 @@ class Progress:
 
     def phase(self, name: str) -> None:
         self.name = name
-        self._draw(force=True)
+        if self.documents:  # before the first documents, the first advance draws
+            self._draw(force=True)
 
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -8,6 +8,7 @@ stay in memory, then streamed back once the decision is made.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import signal
@@ -26,13 +27,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from etlcore import __version__
+from etlcore.checkpoints import Checkpoint, checkpoint_key
 from etlcore.config import PipelineConfig, load_config
 from etlcore.io.reader import InputFile, ReadOptions, expand_inputs, read_chunks
-from etlcore.io.writer import JsonlSink, ParquetSink, open_sink, write_atomic
+from etlcore.io.writer import JsonlSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
 from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
 from etlcore.progress import Progress
+from etlcore.registry import STAGES
 from etlcore.report import DONE, FAILED, TERMINATED, RunInfo, detail_response, stage_results
-from etlcore.workers import ChunkResult, Workers, worker_count
+from etlcore.workers import ChunkResult, Step, Workers, worker_count
 
 log = logging.getLogger("etlcore")
 
@@ -104,8 +107,12 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     handler = _start_log(log_path)
     paths = {"output": str(output), "rejects": str(work / "rejects.jsonl"),
              "invalid": str(work / "invalid.jsonl"), "result": str(work / "result.json"), "log": str(log_path)}
-    job = _Job(pipeline, ReadOptions(text_column, id_column, batch_size, max_line_bytes), work, sink,
-               JsonlSink(Path(paths["rejects"])), JsonlSink(Path(paths["invalid"])))
+    options = ReadOptions(text_column, id_column, batch_size, max_line_bytes)
+    remove_stale_temporaries(work)
+    checkpoints = {stage: Checkpoint(work, stage, checkpoint_key(pipeline_config, stage, files, options))
+                   for stage in pipeline_config.checkpoints}
+    job = _Job(pipeline, options, work, sink, JsonlSink(Path(paths["rejects"])), JsonlSink(Path(paths["invalid"])),
+               checkpoints)
     status, failed_stage, reason = DONE, None, ""
     clock = time.perf_counter()
     pool = None
@@ -116,7 +123,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         count = worker_count(workers, input_bytes)
         log.info("etlcore %s: %d input files, %d workers, config stages %s", __version__, len(files), count,
                  {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
-        pool = Workers(job.pipeline, job.options, count, encode=isinstance(sink, JsonlSink))
+        pool = Workers(job.pipeline, job.options, count)
         uncompressed = not any(f.compression for f in files)
         job.progress = Progress(Progress.wanted(quiet), input_bytes if uncompressed else None)
         job.run(files, pool, interruptible)
@@ -162,87 +169,181 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     return response
 
 
+@dataclass(frozen=True)
+class _Pass:
+    """One stream over the data: from the input files or the previous pass's Parquet, through
+    `stages`, into a checkpoint, the deduplication spool, or the output."""
+
+    stages: tuple[str, ...]
+    deduplicated: bool = False  # the source carries deduplication's decisions
+    fingerprint: bool = False  # ends at deduplication
+    checkpoint: str | None = None  # ends with the checkpoint of this stage
+
+
+def plan_passes(todo: list[str], checkpoints: set[str]) -> list[_Pass]:
+    """Cut the stages still to run into passes: after every checkpointed stage and around
+    deduplication, which needs the whole corpus. The last pass writes the output."""
+    passes: list[_Pass] = []
+    current: list[str] = []
+    deduplicated = False
+    for position, stage in enumerate(todo):
+        if stage == "deduplication":
+            if current or not passes or not passes[-1].fingerprint:  # a checkpoint pass may fingerprint
+                passes.append(_Pass(tuple(current), deduplicated, fingerprint=True))
+            current, deduplicated = [], True
+            if stage in checkpoints:
+                passes.append(_Pass((), True, checkpoint=stage))
+                deduplicated = False
+            continue
+        current.append(stage)
+        if stage in checkpoints:
+            next_is_dedup = todo[position + 1: position + 2] == ["deduplication"]
+            passes.append(_Pass(tuple(current), deduplicated, fingerprint=next_is_dedup, checkpoint=stage))
+            current, deduplicated = [], False
+    if current or deduplicated or not passes or passes[-1].checkpoint or passes[-1].fingerprint:
+        passes.append(_Pass(tuple(current), deduplicated))
+    return passes
+
+
 class _Job:
     """The state of one run: the pipeline, the sinks, the counts."""
 
     def __init__(self, pipeline: Pipeline, options: ReadOptions, work: Path, sink: JsonlSink | ParquetSink,
-                 rejects: JsonlSink, invalid: JsonlSink) -> None:
+                 rejects: JsonlSink, invalid: JsonlSink, checkpoints: dict[str, Checkpoint]) -> None:
         self.pipeline, self.options, self.work = pipeline, options, work
         self.sink, self.rejects, self.invalid = sink, rejects, invalid
+        self.checkpoints = checkpoints
         self.counts: Counts = pipeline.new_counts()
         self.tally = Tally()
-        self.spool: ParquetSink | None = None
-        self.fingerprints: list[list[np.ndarray]] = []
-        self.ids: list[pa.Array] = []
+        self.writing: ParquetSink | None = None  # a checkpoint or spool being written
         self.progress = Progress(enabled=False, total_bytes=None)
+        self.resumed_from: str | None = None
+        self.spool = work / "deduplication-input.parquet"
+        self._ids = pa.array([], pa.string())  # of the documents deduplication decided on
 
     def run(self, files: list[InputFile], workers: Workers, interruptible: _Interruptible) -> None:
-        dedup = bool(self.pipeline.deduplicators)
-        if dedup:
-            self.spool = ParquetSink(self.work / "deduplication-input.parquet", pa.schema([]))
-        for result in workers.before_deduplication(read_chunks(files, self.options)):
-            interruptible.check()
-            self.progress.advance(result.rows_read, result.bytes_read)
-            self.tally.input += result.rows_read
-            self.tally.invalid += len(result.invalid)
-            self.invalid.write_rows(row.to_json() for row in result.invalid)
-            self._take(result, output=not dedup)
-            if dedup and result.table.num_rows:
-                self.spool.write(result.table)
-                self.fingerprints.append(result.fingerprints)
-                self.ids.append(result.table[self.options.id_column].combine_chunks())
-        if dedup:
-            self._deduplicate(workers, interruptible)
+        todo = [s for s in STAGES if s != "deduplication" or self.pipeline.deduplicators]
+        source = self._resume(todo)  # None: the input files
+        if self.resumed_from:
+            todo = todo[todo.index(self.resumed_from) + 1:]
+        passes = plan_passes(todo, set(self.checkpoints) & set(todo))
+        fingerprints: list[list[np.ndarray]] = []
+        ids: list[pa.Array] = []
+        duplicates: Duplicates | None = None
+        for number, step in enumerate(passes):
+            final = number == len(passes) - 1
+            if step.deduplicated:
+                duplicates = self._decide(fingerprints, ids)
+                fingerprints, ids = [], []
+            payloads = (read_chunks(files, self.options) if source is None
+                        else self._read_back(source, duplicates if step.deduplicated else None))
+            destination = None if final else self._destination(step, source)
+            encode = final and isinstance(self.sink, JsonlSink)
+            self.progress.phase(" + ".join(step.stages) if step.stages else "deduplication")
+            for result in workers.process(payloads, Step(step.stages, step.fingerprint, encode)):
+                interruptible.check()
+                self._take(result, destination, final)
+                if step.fingerprint and result.table.num_rows:
+                    fingerprints.append(result.fingerprints)
+                    ids.append(result.table[self.options.id_column].combine_chunks())
+            if step.deduplicated and source == self.spool:
+                self.spool.unlink(missing_ok=True)
+            if destination is not None:
+                destination.commit()
+                self.writing = None
+                if step.checkpoint:
+                    self._save(self.checkpoints[step.checkpoint])
+                source = destination.path
 
-    def _take(self, result: ChunkResult, output: bool) -> None:
+    def _destination(self, step: _Pass, source: Path | None) -> ParquetSink | None:
+        """Where a pass that is not the last writes its rows: its checkpoint, or the spool that
+        deduplication reads back; nowhere when it only fingerprints rows already in Parquet."""
+        if step.checkpoint:
+            checkpoint = self.checkpoints[step.checkpoint]
+            checkpoint.start()
+            self.writing = ParquetSink(checkpoint.rows, pa.schema([]))
+        elif not step.stages and source is not None:
+            return None
+        else:
+            self.writing = ParquetSink(self.spool, pa.schema([]))
+        return self.writing
+
+    def _take(self, result: ChunkResult, destination: ParquetSink | None, final: bool) -> None:
+        self.progress.advance(result.rows_read, result.bytes_read)
+        self.tally.input += result.rows_read
+        self.tally.invalid += len(result.invalid)
+        self.invalid.write_rows(row.to_json() for row in result.invalid)
         self.counts.add(result.counts)
         self.rejects.write_encoded(result.rejects)
         self.tally.rejected += result.rejected
-        if output:
+        if final:
             if result.encoded is not None:
                 self.sink.write_encoded(result.encoded)
             else:
                 self.sink.write(result.table)
             self.tally.output += result.rows
+        elif destination is not None:
+            destination.write(result.table)
 
-    def _deduplicate(self, workers: Workers, interruptible: _Interruptible) -> None:
+    def _decide(self, fingerprints: list[list[np.ndarray]], ids: list[pa.Array]) -> Duplicates:
         self.progress.phase("deduplication")
-        self.spool.commit()
-        per_operator = [np.concatenate([b[i] for b in self.fingerprints]) if self.fingerprints
+        per_operator = [np.concatenate([b[i] for b in fingerprints]) if fingerprints
                         else np.zeros(0, np.uint64) for i in range(len(self.pipeline.deduplicators))]
-        ids = pa.concat_arrays(self.ids) if self.ids else pa.array([], pa.string())
-        duplicates = self.pipeline.deduplicate(per_operator, self.counts)
-        self.fingerprints, self.ids = [], []
-        self.progress.phase("desensitization")
-        for result in workers.after_deduplication(self._kept(duplicates, ids)):
-            interruptible.check()
-            self._take(result, output=True)
-        self.spool.path.unlink(missing_ok=True)
+        self._ids = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
+        return self.pipeline.deduplicate(per_operator, self.counts)
 
-    def _kept(self, duplicates: Duplicates, ids: pa.Array) -> Iterator[tuple[pa.Table, pa.Table | None]]:
-        """Per spooled row group: the rows deduplication kept, and the rejected ones with their reasons."""
-        if not (self.spool.path.exists() and self.spool.rows):
+    def _read_back(self, path: Path, duplicates: Duplicates | None) -> Iterator[tuple[pa.Table, pa.Table | None]]:
+        """A pass's Parquet, one row group at a time (iter_batches would pre-buffer the whole file): the
+        rows, less those deduplication rejected, which come along with their reasons."""
+        if not path.exists():
             return
-        spooled = pq.ParquetFile(self.spool.path)
+        spooled = pq.ParquetFile(path)
         start = 0
-        # One row group at a time: iter_batches pre-buffers the whole file, i.e. every text.
         for group in range(spooled.num_row_groups):
             table = spooled.read_row_group(group)
+            if duplicates is None:
+                yield table, None
+                continue
             rows = table.num_rows
-            rejected = duplicates.rejected(table, start, ids)
+            rejected = duplicates.rejected(table, start, self._ids)
             if rejected is not None:
                 table = table.filter(pa.array(duplicates.keep[start:start + rows]))
             start += rows
             yield table, rejected
+
+    def _resume(self, todo: list[str]) -> Path | None:
+        """Restore the state of the last complete checkpoint that still fits; the rows to go on from."""
+        for stage in reversed(todo):
+            checkpoint = self.checkpoints.get(stage)
+            if checkpoint is not None and checkpoint.complete():
+                counts, tally = checkpoint.load()
+                # Counts of the stages up to the checkpoint; later stages may have changed since.
+                for done in STAGES[: STAGES.index(stage) + 1]:
+                    self.counts.operators[done] = counts.operators[done]
+                self.counts.entered = counts.entered
+                self.tally = Tally(**tally)
+                self.rejects.append_file(checkpoint.rejects)
+                self.invalid.append_file(checkpoint.invalid)
+                self.resumed_from = stage
+                log.info("resuming after the checkpoint of stage %s (%s)", stage, checkpoint.folder)
+                return checkpoint.rows
+        return None
+
+    def _save(self, checkpoint: Checkpoint) -> None:
+        self.rejects.flush()
+        self.invalid.flush()
+        checkpoint.save(self.counts, dataclasses.asdict(self.tally), self.rejects.temporary, self.invalid.temporary)
+        log.info("checkpoint of stage %s written: %s", checkpoint.stage, checkpoint.folder)
 
     def commit(self) -> None:
         for sink in (self.sink, self.rejects, self.invalid):
             sink.commit()
 
     def abort(self) -> None:
-        for sink in (self.sink, self.rejects, self.invalid, self.spool):
+        for sink in (self.sink, self.rejects, self.invalid, self.writing):
             if sink is not None:
                 sink.abort()
+        self.spool.unlink(missing_ok=True)
 
 
 def _start_log(path: Path) -> logging.Handler:
@@ -277,6 +378,7 @@ def _extras(job: _Job, seconds: float, paths: dict[str, str]) -> dict[str, Any]:
         "operators": [{"stage": stage, "name": c.name, "seconds": round(c.seconds, 3), "changed": c.changed}
                       for stage, counts in job.counts.operators.items() for c in counts],
         "paths": paths,
+        "resumed_after": job.resumed_from,  # the stage whose checkpoint this run went on from, if any
     }
 
 

@@ -51,46 +51,52 @@ class ChunkResult:
         return self
 
 
-_state: tuple[Pipeline, ReadOptions, bool] | None = None
+@dataclass(frozen=True)
+class Step:
+    """What the workers do with every chunk of one pass over the data."""
+
+    stages: tuple[str, ...]  # per-document stages to run, in order
+    fingerprint: bool = False  # the pass ends at deduplication: fingerprint what is left
+    encode: bool = False  # the rows go to a JSON Lines output: encode them in the worker
 
 
-def _start_worker(config: PipelineConfig, options: ReadOptions, encode: bool) -> None:
+# A chunk of an input file, or rows read back from Parquet (with the rows deduplication rejected
+# among them, which travel along to stay in input order).
+Payload = Chunk | tuple[pa.Table, pa.Table | None]
+
+_state: tuple[Pipeline, ReadOptions] | None = None
+
+
+def _start_worker(config: PipelineConfig, options: ReadOptions) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     pa.set_cpu_count(1)  # one process per core: Arrow's own thread pool would only oversubscribe
     pa.set_io_thread_count(1)
-    _use(Pipeline(config, options.text_column, options.id_column), options, encode)
+    _use(Pipeline(config, options.text_column, options.id_column), options)
 
 
-def _use(pipeline: Pipeline, options: ReadOptions, encode: bool) -> None:
+def _use(pipeline: Pipeline, options: ReadOptions) -> None:
     global _state
-    _state = (pipeline, options, encode)
+    _state = (pipeline, options)
 
 
-def _before_deduplication(chunk: Chunk) -> ChunkResult:
-    """Parse a chunk and run clean and filter; then fingerprints if the pipeline deduplicates, else
-    desensitization too."""
-    pipeline, options, encode = _state
-    batch = parse_chunk(chunk, options)
-    result = ChunkResult(batch.table, pipeline.new_counts(), invalid=batch.invalid, rows_read=batch.rows_read,
-                         bytes_read=chunk.size)
+def _process(item: tuple[Payload, Step]) -> ChunkResult:
+    payload, step = item
+    pipeline, options = _state
     rejects: list[pa.Table] = []
-    if batch.table.num_rows:
-        result.table = pipeline.head(batch.table, result.counts, rejects)
-        if pipeline.deduplicators:
+    if isinstance(payload, Chunk):
+        batch = parse_chunk(payload, options)
+        result = ChunkResult(batch.table, pipeline.new_counts(), invalid=batch.invalid,
+                             rows_read=batch.rows_read, bytes_read=payload.size)
+    else:
+        table, duplicates = payload
+        result = ChunkResult(table, pipeline.new_counts())
+        if duplicates is not None:
+            rejects.append(duplicates)
+    if result.table.num_rows:
+        result.table = pipeline.run_stages(result.table, step.stages, result.counts, rejects)
+        if step.fingerprint:
             result.fingerprints = pipeline.fingerprints(result.table, result.counts)
-            return result.finish(rejects, encode=False)  # the table goes to the spool
-        result.table = pipeline.tail(result.table, result.counts, rejects)
-    return result.finish(rejects, encode)
-
-
-def _after_deduplication(item: tuple[pa.Table, pa.Table | None]) -> ChunkResult:
-    """Desensitize the rows deduplication kept; its rejects travel along, to stay in input order."""
-    table, duplicates = item
-    pipeline, _, encode = _state
-    result = ChunkResult(table, pipeline.new_counts())
-    rejects: list[pa.Table] = [] if duplicates is None else [duplicates]
-    result.table = pipeline.tail(table, result.counts, rejects)
-    return result.finish(rejects, encode)
+    return result.finish(rejects, step.encode)
 
 
 def worker_count(requested: int | None, input_bytes: int) -> int:
@@ -103,21 +109,18 @@ def worker_count(requested: int | None, input_bytes: int) -> int:
 class Workers:
     """The pipeline's per-document work, on `count` processes (1 = in this process)."""
 
-    def __init__(self, pipeline: Pipeline, options: ReadOptions, count: int, encode: bool) -> None:
-        """`encode`: the output is JSON Lines, so workers encode the rows they return."""
+    def __init__(self, pipeline: Pipeline, options: ReadOptions, count: int) -> None:
         self.count = count
         self._pool: Any = None
         if count == 1:
-            _use(pipeline, options, encode)
+            _use(pipeline, options)
         else:
             context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-            self._pool = context.Pool(count, initializer=_start_worker, initargs=(pipeline.config, options, encode))
+            self._pool = context.Pool(count, initializer=_start_worker, initargs=(pipeline.config, options))
 
-    def before_deduplication(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
-        return self._map(_before_deduplication, chunks)
-
-    def after_deduplication(self, items: Iterable[tuple[pa.Table, pa.Table | None]]) -> Iterator[ChunkResult]:
-        return self._map(_after_deduplication, items)
+    def process(self, payloads: Iterable[Payload], step: Step) -> Iterator[ChunkResult]:
+        """Each payload through `step`, results in payload order."""
+        return self._map(_process, ((payload, step) for payload in payloads))
 
     def _map(self, function: Any, items: Iterable[Any]) -> Iterator[ChunkResult]:
         if self._pool is None:

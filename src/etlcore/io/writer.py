@@ -25,6 +25,24 @@ def temporary_name(path: Path, tag: str = "") -> Path:
     return path.with_name(f".{path.name}.{tag}tmp-{os.getpid()}")
 
 
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete the temporary files a killed run left in `folder` and below (their process is gone)."""
+    for path in folder.rglob(".*tmp-*"):
+        pid = path.name.rsplit("tmp-", 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_name(path)
@@ -81,6 +99,15 @@ class JsonlSink:
         """Lines already encoded by `jsonl_bytes` (in a worker process, say)."""
         self.rows += data.count(b"\n")
         self.stream.write(data)
+
+    def append_file(self, path: Path) -> None:
+        """Lines of an uncompressed JSON Lines file (a checkpoint's rejects, say), streamed."""
+        with open(path, "rb") as lines:
+            for block in iter(lambda: lines.read(1 << 22), b""):
+                self.write_encoded(block)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
     def _close(self) -> None:
         self.stream.close()
