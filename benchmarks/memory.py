@@ -1,6 +1,6 @@
-"""Peak memory of a whole run with the sample config (the seed's operationsV2, less the operators not
-implemented yet) on generated corpora of growing size: it must not grow with the corpus but for the
-deduplication's 8-byte fingerprints and ids.
+"""Peak memory of a whole run with the sample config (the seed's whole operationsV2: clean, the seven
+filters, deduplication, desensitization) on generated corpora of growing size: it must not grow with
+the corpus but for the deduplication's 8-byte fingerprints and ids.
 
     .venv/bin/python benchmarks/memory.py [--docs 1000000 4000000] [--workers 2]
 
