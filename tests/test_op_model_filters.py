@@ -142,9 +142,26 @@ def test_lang_id_probability_and_required_language() -> None:
      "allowed: number in [1, 5000]"),
 ])
 def test_user_errors_name_the_problem(args: dict, message: str) -> None:
+    """Config errors (the seed's error shape, exit 2 from the CLI), before any row is read."""
     with pytest.raises(ConfigError) as error:
         load_config({"operationsV2": {"filter": [args]}})
     assert message in str(error.value.problems)
+
+
+def test_files_that_are_not_what_they_should_be(tmp_path: Path) -> None:
+    words = tmp_path / "words.txt"
+    words.write_bytes(b"ok\n\xff\xfe broken\n")
+    model = tmp_path / "model.arpa"
+    model.write_text("this is not a language model\n")
+    with pytest.raises(ConfigError) as error:
+        load_config({"operationsV2": {"filter": [
+            {"name": "filter_check_flagged_words", "args": {"flagged_words_max_cutoff": 0.1,
+                                                            "flagged_words_file": str(words)}},
+            {"name": "filter_check_perplexity", "args": {"perplexity_max_cutoff": 100, "model": str(model)}}]}})
+    assert error.value.problems == [
+        f"operator 'filter_check_flagged_words' arg 'flagged_words_file': {words} is not UTF-8 text "
+        "(invalid start byte at byte 3)",
+        f"operator 'filter_check_perplexity' arg 'model': {model} is neither an ARPA file nor a KenLM binary"]
 
 
 def test_the_whole_filter_stage_runs_offline_without_a_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,8 +63,15 @@ class FilterCheckFlaggedWords(Filter):
     @classmethod
     def check_together(cls, values: dict[str, Any]) -> list[str]:
         path = values.get("flagged_words_file")
-        if path and not Path(path).is_file():
+        if not path:
+            return []
+        if not Path(path).is_file():
             return [f"operator '{cls.name}' arg 'flagged_words_file': no such file: {path}"]
+        try:
+            Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            return [f"operator '{cls.name}' arg 'flagged_words_file': {path} is not UTF-8 text ({exc.reason} "
+                    f"at byte {exc.start})"]
         return []
 
     def compute(self, texts: pa.StringArray) -> np.ndarray:

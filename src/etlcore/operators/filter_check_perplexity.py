@@ -147,8 +147,8 @@ class FilterCheckPerplexity(Filter):
     The text is normalised and tokenised (NFKC and lower case per code point, digits -> 0, each Han
     character, punctuation mark and symbol a token, other tokens split on whitespace, blank lines
     dropped); each line is scored with <s> and </s>; perplexity = 10 ** (-(sum of the lines' log10
-    probabilities) / (their tokens + one </s> per line)). The model: `model` when given (an ARPA or KenLM binary file,
-    for every document); otherwise the document's language by fastText (as `filter_check_lang_id`)
+    probabilities) / (their tokens + one </s> per line)). The model: `model` when given (an ARPA or
+    KenLM binary file, for every document); otherwise the document's language by fastText (as `filter_check_lang_id`)
     picks etlcore's default model: Chinese (`zh`) when fastText's most likely language is Chinese or at
     least half of the letters are Han, English (`en`) for everything else, so that garbled text, which
     fastText often takes for some other language, is still scored; documents in other languages score
@@ -170,8 +170,14 @@ class FilterCheckPerplexity(Filter):
     @classmethod
     def check_together(cls, values: dict[str, Any]) -> list[str]:
         path = values.get("model")
-        if path and not Path(path).is_file():
+        if not path:
+            return []
+        if not Path(path).is_file():
             return [f"operator '{cls.name}' arg 'model': no such file: {path}"]
+        with open(path, "rb") as model:
+            head = model.read(4096)
+        if not (head.startswith(b"mmap lm ") or head.lstrip().startswith(b"\\data\\")):
+            return [f"operator '{cls.name}' arg 'model': {path} is neither an ARPA file nor a KenLM binary"]
         return []
 
     def compute(self, texts: pa.StringArray) -> np.ndarray:
