@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -59,6 +60,30 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--engine", choices=["local", "ray"], default="local")
     run_cmd.add_argument("--quiet", action="store_true", help="no summary line on stderr")
 
+    task_cmd = commands.add_parser("task", help="ModelArts-style tasks: create, run, detail, list, stop")
+    task_cmd.add_argument("--store", default=".etlcore/tasks.sqlite",
+                          help="the task store (default: .etlcore/tasks.sqlite in the current folder)")
+    task_cmd.add_argument("--allow-root", default=".",
+                          help="work paths must lie inside this folder (default: the current folder)")
+    actions = task_cmd.add_subparsers(dest="action", required=True)
+    create_cmd = actions.add_parser("create", help="create a task from a create-processor-task body")
+    create_cmd.add_argument("body", metavar="BODY.json")
+    create_cmd.add_argument("--run", action="store_true", help="run it at once")
+    for action in ("run", "detail", "stop"):
+        sub = actions.add_parser(action, help=f"{action} a task")
+        sub.add_argument("task_id", metavar="ID")
+        if action == "run":
+            sub.add_argument("--workers", type=_positive, default=None)
+    list_cmd = actions.add_parser("list", help="all tasks")
+    list_cmd.add_argument("--json", action="store_true")
+
+    dataset_cmd = commands.add_parser("dataset", help="dataset versions registered by tasks")
+    dataset_actions = dataset_cmd.add_subparsers(dest="action", required=True)
+    versions_cmd = dataset_actions.add_parser("versions", help="the versions of a work-path dataset")
+    versions_cmd.add_argument("path")
+    versions_cmd.add_argument("--store", default=".etlcore/tasks.sqlite")
+    versions_cmd.add_argument("--json", action="store_true")
+
     ops_cmd = commands.add_parser("ops", help="list operators by stage, or show one")
     ops_cmd.add_argument("name", nargs="?")
     ops_cmd.add_argument("--json", action="store_true", help="machine-readable output")
@@ -68,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _run(args) if args.command == "run" else _ops(args)
+        return {"run": _run, "ops": _ops, "task": _task, "dataset": _dataset}[args.command](args)
     except EtlError as exc:
         sys.stderr.write(orjson.dumps(exc.to_json()).decode() + "\n")
         return EXIT_USAGE
@@ -80,9 +105,62 @@ def _run(args: argparse.Namespace) -> int:
     response = run(args.config or default_config(), args.inputs, args.output, work_dir=args.work_dir,
                    text_column=args.text_column, id_column=args.id_column, batch_size=args.batch_size,
                    max_line_bytes=args.max_line_bytes, workers=args.workers, quiet=args.quiet)
-    sys.stdout.write(orjson.dumps(response, option=orjson.OPT_INDENT_2).decode() + "\n")
+    _print_json(response)
+    return _exit_code(response)
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _exit_code(response: dict[str, Any]) -> int:
     status = response["result"]["processStatus"]
     return EXIT_OK if status == DONE else EXIT_INTERRUPTED if status == TERMINATED else EXIT_FAILED
+
+
+def _task(args: argparse.Namespace) -> int:
+    from etlcore.tasks import service
+    from etlcore.tasks.store import TaskStore
+
+    store = TaskStore(Path(args.store))
+    if args.action == "create":
+        try:
+            body = orjson.loads(Path(args.body).read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise EtlError(f"cannot read the task body {args.body}: {exc}") from None
+        task_id = service.create(store, body, Path(args.allow_root), default_config())
+        _print_json({"task_id": task_id})
+        return _exit_code(service.run_task(store, task_id)) if args.run else EXIT_OK
+    if args.action == "run":
+        response = service.run_task(store, args.task_id, workers=args.workers)
+        _print_json(response)
+        return _exit_code(response)
+    if args.action == "detail":
+        _print_json(service.detail(store, args.task_id))
+    elif args.action == "stop":
+        _print_json({"task_id": args.task_id, "processStatus": service.stop(store, args.task_id)})
+    else:
+        tasks = service.listing(store)
+        if args.json:
+            _print_json(tasks)
+        else:
+            print(f"{'task_id':<22}{'template':<22}{'status':>7}{'input':>10}{'output':>10}  name")
+            for t in tasks:
+                print(f"{t['task_id']:<22}{t['template']:<22}{t['status']:>7}{t['input_rows'] or 0:>10}"
+                      f"{t['output_rows'] or 0:>10}  {t['name']}")
+    return EXIT_OK
+
+
+def _dataset(args: argparse.Namespace) -> int:
+    from etlcore.tasks.store import TaskStore
+
+    versions = TaskStore(Path(args.store)).versions(str(Path(args.path).resolve()))
+    if args.json:
+        _print_json(versions)
+    else:
+        for v in versions:
+            print(f"{v['version']}  {v['task_id']}  {v['output_rows']:>10} rows  {v['output']}")
+    return EXIT_OK
 
 
 def _describe(cls: type) -> dict[str, Any]:

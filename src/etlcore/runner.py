@@ -29,8 +29,9 @@ import pyarrow.parquet as pq
 from etlcore import __version__
 from etlcore.checkpoints import Checkpoint, checkpoint_key
 from etlcore.config import PipelineConfig, load_config
+from etlcore.errors import EtlError
 from etlcore.io.reader import InputFile, ReadOptions, expand_inputs, read_chunks
-from etlcore.io.writer import JsonlSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
+from etlcore.io.writer import JsonlSink, NullSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
 from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
 from etlcore.progress import Progress
 from etlcore.registry import STAGES
@@ -84,7 +85,7 @@ class Tally:
 
 
 def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str | Path] | str | Path,
-        output: str | Path, *, work_dir: str | Path | None = None, text_column: str = "text",
+        output: str | Path | None, *, work_dir: str | Path | None = None, text_column: str = "text",
         id_column: str = "id", batch_size: int = 10_000, max_line_bytes: int = 16 * 1024 * 1024,
         workers: int | None = None, quiet: bool = True) -> dict[str, Any]:
     """Run the pipeline over the inputs and write the output; return the Qianfan detail response.
@@ -99,13 +100,19 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     input_list = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     files = expand_inputs(input_list)
     pipeline = Pipeline(pipeline_config, text_column, id_column)  # loads what operators need: may refuse
-    output = Path(output)
-    sink = open_sink(output, pa.schema([(id_column, pa.string()), (text_column, pa.string())]))
-    work = Path(work_dir) if work_dir else output.with_name(output.name + ".etlcore")
+    if output is None:  # only check the input: count and report, write no output
+        if work_dir is None:
+            raise EtlError("a run without an output needs a work dir for its result and invalid rows")
+        sink: JsonlSink | ParquetSink | NullSink = NullSink()
+        work = Path(work_dir)
+    else:
+        output = Path(output)
+        sink = open_sink(output, pa.schema([(id_column, pa.string()), (text_column, pa.string())]))
+        work = Path(work_dir) if work_dir else output.with_name(output.name + ".etlcore")
     work.mkdir(parents=True, exist_ok=True)
     log_path = work / "logs" / f"run-{started:%Y%m%d-%H%M%S}.log"
     handler = _start_log(log_path)
-    paths = {"output": str(output), "rejects": str(work / "rejects.jsonl"),
+    paths = {"output": str(output) if output else None, "rejects": str(work / "rejects.jsonl"),
              "invalid": str(work / "invalid.jsonl"), "result": str(work / "result.json"), "log": str(log_path)}
     options = ReadOptions(text_column, id_column, batch_size, max_line_bytes)
     remove_stale_temporaries(work)
@@ -153,9 +160,9 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
                            unprocessed=0 if status == DONE else job.tally.input - job.tally.invalid,
                            failed_stage=failed_stage, fail_reason=reason)
     info = RunInfo(
-        signature=_signature(pipeline_config, files, output),
+        signature=_signature(pipeline_config, files, output or work),
         source_name=", ".join(map(str, input_list)),
-        dest_name=str(output), log_path=str(log_path), started=started, finished=datetime.now(),
+        dest_name=str(output or ""), log_path=str(log_path), started=started, finished=datetime.now(),
         entity_count=job.tally.input, process_status=status, exception=reason,
         extra=_extras(job, seconds, paths),
     )
@@ -208,7 +215,7 @@ def plan_passes(todo: list[str], checkpoints: set[str]) -> list[_Pass]:
 class _Job:
     """The state of one run: the pipeline, the sinks, the counts."""
 
-    def __init__(self, pipeline: Pipeline, options: ReadOptions, work: Path, sink: JsonlSink | ParquetSink,
+    def __init__(self, pipeline: Pipeline, options: ReadOptions, work: Path, sink: JsonlSink | ParquetSink | NullSink,
                  rejects: JsonlSink, invalid: JsonlSink, checkpoints: dict[str, Checkpoint]) -> None:
         self.pipeline, self.options, self.work = pipeline, options, work
         self.sink, self.rejects, self.invalid = sink, rejects, invalid

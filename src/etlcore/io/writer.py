@@ -29,11 +29,11 @@ def remove_stale_temporaries(folder: Path) -> None:
     """Delete the temporary files a killed run left in `folder` and below (their process is gone)."""
     for path in folder.rglob(".*tmp-*"):
         pid = path.name.rsplit("tmp-", 1)[1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             path.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -121,6 +121,27 @@ class JsonlSink:
     def abort(self) -> None:
         self._close()
         self.temporary.unlink(missing_ok=True)
+
+
+class NullSink:
+    """Counts rows and writes nothing: for a run that only checks its input."""
+
+    path = None
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+
+    def write_encoded(self, data: bytes) -> None:
+        self.rows += data.count(b"\n")
+
+    def commit(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
 
 
 class ParquetSink:

@@ -1,0 +1,1 @@
+"""Tasks in the ModelArts shape, kept in a SQLite task store."""

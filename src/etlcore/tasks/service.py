@@ -1,0 +1,218 @@
+"""Tasks in the ModelArts shape: create one from a create-processor-task body, run it, read its
+detail, list, stop; register its output as a dataset version.
+
+A task's files live in `<work_path>/<task id>/`: the output `output.jsonl` (none for validation) and
+the run's work dir `work/` (result.json, rejects, invalid rows, logs, checkpoints).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import signal
+import string
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import orjson
+
+from etlcore.config import load_config
+from etlcore.errors import ConfigError, EtlError, json_kind
+from etlcore.io.writer import process_alive, write_atomic
+from etlcore.registry import STAGES, operators
+from etlcore.report import DONE, NONE, RUNNING, TERMINATED
+from etlcore.runner import run
+from etlcore.tasks.store import TaskStore
+
+TEMPLATES = ("sys_data_cleaning", "sys_data_selection", "sys_data_validation", "sys_data_analyse",
+             "sys_data_augmentation")
+SELECTION_STAGES = ("filter", "deduplication")
+DESCRIPTION_FORBIDDEN = set("^!<>=&\"'")
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_task_id() -> str:
+    return "task-" + "".join(secrets.choice(_ALPHABET) for _ in range(16))
+
+
+def create(store: TaskStore, body: Any, allowed_root: Path, default_config: dict[str, Any]) -> str:
+    """Validate a create body as the seed's API would (every problem at once) and store the task."""
+    if not isinstance(body, dict):
+        raise EtlError(f"the request body must be a JSON object, got {json_kind(body)}")
+    problems: list[str] = []
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append("name: required, a non-empty string")
+    description = body.get("description", "")
+    if not isinstance(description, str) or len(description) > 256 or DESCRIPTION_FORBIDDEN & set(description):
+        problems.append("description: a string of 0-256 characters without ^!<>=&\"'")
+    inputs = _inputs(body, problems)
+    task_dir_root = _work_path(body.get("work_path"), allowed_root, problems)
+    template = body.get("template") or {}
+    template_id = template.get("id", "sys_data_cleaning") if isinstance(template, dict) else None
+    if template_id not in TEMPLATES:
+        problems.append(f"template.id: unknown template {template_id!r}; valid: {', '.join(TEMPLATES)}")
+    elif template_id == "sys_data_augmentation":
+        problems.append("template.id: sys_data_augmentation augments images; it is not available for text")
+    elif template_id == "sys_data_analyse":
+        problems.append("template.id: sys_data_analyse is not implemented in this version of etlcore yet")
+    config = _config(body, template_id, default_config, problems)
+    for key in ("create_version",):
+        if key in body and not isinstance(body[key], bool):
+            problems.append(f"{key}: a boolean, got {json_kind(body[key])}")
+    for key in ("version_id", "workspace_id"):
+        if key in body and not isinstance(body[key], str):
+            problems.append(f"{key}: a string, got {json_kind(body[key])}")
+    if problems:
+        raise ConfigError(problems)
+    task_id = new_task_id()
+    store.add({
+        "id": task_id, "name": name, "template": template_id, "body": body, "config": config,
+        "inputs": inputs, "task_dir": str(task_dir_root / task_id), "dataset": str(task_dir_root),
+        "create_version": int(bool(body.get("create_version"))), "status": NONE, "created": time.time(),
+    })
+    return task_id
+
+
+def _inputs(body: dict[str, Any], problems: list[str]) -> list[str]:
+    if ("inputs" in body) == ("data_source" in body):
+        problems.append("inputs / data_source: give exactly one of them")
+        return []
+    sources = body["inputs"] if "inputs" in body else [body["data_source"]]
+    field = "inputs" if "inputs" in body else "data_source"
+    if not isinstance(sources, list) or not sources:
+        problems.append(f"{field}: a non-empty list of data sources")
+        return []
+    paths = []
+    for number, source in enumerate(sources):
+        where = f"{field}[{number}]" if field == "inputs" else field
+        if not isinstance(source, dict) or not isinstance(source.get("source"), str):
+            problems.append(f"{where}.source: required, a local path or file:// URI")
+            continue
+        kind = source.get("type", "OBS")
+        if kind not in ("OBS", "DATASET"):
+            problems.append(f"{where}.type: {kind!r} is not supported here; use a path (type OBS or DATASET)")
+            continue
+        path = _local_path(source["source"])
+        if not path.exists():
+            problems.append(f"{where}.source: no such file or folder: {path}")
+        paths.append(str(path))
+    return paths
+
+
+def _local_path(text: str) -> Path:
+    if text.startswith("file://"):
+        return Path(unquote(urlparse(text).path))
+    return Path(text)
+
+
+def _work_path(work_path: Any, allowed_root: Path, problems: list[str]) -> Path:
+    """The work path, resolved (symlinks and `..` followed), which must lie inside `allowed_root`."""
+    root = allowed_root.resolve()
+    if work_path is None:
+        return root / ".etlcore" / "tasks"
+    if not isinstance(work_path, dict) or not isinstance(work_path.get("path"), str):
+        problems.append("work_path.path: required when work_path is given, a local folder or file:// URI")
+        return root
+    if work_path.get("type", "OBS") not in ("OBS", "DATASET"):
+        problems.append(f"work_path.type: {work_path.get('type')!r} is not supported; use OBS or DATASET")
+    path = _local_path(work_path["path"])
+    resolved = (root / path).resolve() if not path.is_absolute() else path.resolve()
+    if resolved != root and root not in resolved.parents:
+        problems.append(f"work_path.path: {work_path['path']} is outside the allowed folder {root}")
+    return resolved
+
+
+def _config(body: dict[str, Any], template_id: Any, default: dict[str, Any], problems: list[str]) -> dict:
+    """The operationsV2 the task runs: the template's operator_params, or the default pipeline."""
+    if template_id == "sys_data_validation":
+        return {}
+    template = body.get("template") or {}
+    params = template.get("operator_params") if isinstance(template, dict) else None
+    if not params:
+        config = default
+    else:
+        try:
+            pipeline = load_config(body)
+            # As operationsV2 with the values converted (ModelArts sends numbers as strings).
+            config = {stage: [{"name": step.operator.name, "args": step.args} for step in pipeline.steps[stage]]
+                      + ([{"name": f"save_pipeline_{stage}"}] if stage in pipeline.checkpoints else [])
+                      for stage in STAGES}
+        except ConfigError as exc:
+            problems.extend(f"template.operator_params: {p}" for p in exc.problems)
+            return {}
+    if template_id == "sys_data_selection" and not params:
+        return {stage: default.get(stage, []) for stage in SELECTION_STAGES}
+    if template_id == "sys_data_selection":
+        known = operators()
+        problems.extend(f"template.operator_params: {entry['name']} is a {stage} operator; sys_data_selection "
+                        "takes filter and deduplication operators only"
+                        for stage, entries in config.items() if stage not in SELECTION_STAGES
+                        for entry in entries if entry["name"] in known)
+    return config
+
+
+def run_task(store: TaskStore, task_id: str, workers: int | None = None) -> dict[str, Any]:
+    """Run (or resume, after `stop`) a task in this process; returns its detail response."""
+    task = store.get(task_id)
+    if not store.claim(task_id, os.getpid()):
+        raise EtlError(f"task {task_id} is already running (process {task['pid']})", code="TaskRunning")
+    task_dir = Path(task["task_dir"])
+    output = None if task["template"] == "sys_data_validation" else task_dir / "output.jsonl"
+    config = orjson.loads(task["config"])
+    try:
+        response = run(config, orjson.loads(task["inputs"]), output, work_dir=task_dir / "work",
+                       workers=workers)
+    except EtlError:
+        store.update(task_id, status=NONE, pid=None)
+        raise
+    response["result"]["etlTaskId"] = task_id
+    write_atomic(task_dir / "work" / "result.json", orjson.dumps(response, option=orjson.OPT_INDENT_2))
+    extra = response["etlcore"]
+    status = response["result"]["processStatus"]
+    store.update(task_id, status=status, pid=None, finished=time.time(), result=response,
+                 input_rows=extra["input_rows"], output_rows=extra["output_rows"],
+                 rejected_rows=extra["rejected_rows"], invalid_rows=extra["invalid_rows"])
+    if status == DONE and task["create_version"] and output is not None:
+        config_hash = hashlib.sha256(orjson.dumps(config, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        version = store.add_version(task["dataset"], task_id, str(output), extra["output_rows"], config_hash)
+        response["etlcore"]["version"] = version
+        store.update(task_id, result=response)
+        write_atomic(task_dir / "work" / "result.json", orjson.dumps(response, option=orjson.OPT_INDENT_2))
+    return response
+
+
+def detail(store: TaskStore, task_id: str) -> dict[str, Any]:
+    """The task's detail response: its last run's, or for a task never run, one with processStatus 0
+    (1 while it runs)."""
+    task = store.get(task_id)
+    if task["result"] and task["status"] != RUNNING:
+        return orjson.loads(task["result"])
+    return {"log_id": task_id.removeprefix("task-"), "status": 200, "success": False,
+            "result": {"etlTaskId": task_id, "name": task["name"], "template": task["template"],
+                       "operationsV2": orjson.loads(task["config"]), "processStatus": task["status"],
+                       "sourceDatasetName": ", ".join(orjson.loads(task["inputs"])),
+                       "destDatasetName": task["dataset"]}}
+
+
+def listing(store: TaskStore) -> list[dict[str, Any]]:
+    return [{"task_id": t["id"], "name": t["name"], "template": t["template"], "status": t["status"],
+             "created": t["created"], "input_rows": t["input_rows"], "output_rows": t["output_rows"],
+             "rejected_rows": t["rejected_rows"], "invalid_rows": t["invalid_rows"]} for t in store.all()]
+
+
+def stop(store: TaskStore, task_id: str) -> int:
+    """Ask the process running the task to stop (as Ctrl-C does): it finishes the chunk in hand, keeps
+    its checkpoints and records status 3. Returns the status the task has now."""
+    task = store.get(task_id)
+    if task["status"] != RUNNING:
+        raise EtlError(f"task {task_id} is not running (processStatus {task['status']})", code="TaskNotRunning")
+    if task["pid"] and process_alive(task["pid"]):
+        os.kill(task["pid"], signal.SIGINT)
+        return RUNNING
+    store.update(task_id, status=TERMINATED, pid=None, finished=time.time())  # its process is gone
+    return TERMINATED
+

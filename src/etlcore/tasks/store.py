@@ -1,0 +1,139 @@
+"""The task store: one SQLite file (WAL mode) holding tasks and dataset versions.
+
+Safe when several `etlcore` processes use it at once: every write is one short `BEGIN IMMEDIATE`
+transaction, readers never block writers (WAL), and a busy database is waited for up to 30 s. The
+schema carries its version in `meta`; a store written by a newer etlcore is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from etlcore.errors import EtlError
+from etlcore.io.writer import process_alive
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    template TEXT NOT NULL,
+    body TEXT NOT NULL,            -- the create body, as given
+    config TEXT NOT NULL,          -- the operationsV2 it runs
+    inputs TEXT NOT NULL,          -- JSON list of local paths
+    task_dir TEXT NOT NULL,        -- output and work dir live here
+    dataset TEXT NOT NULL,         -- the work path: the dataset versions are registered under
+    create_version INTEGER NOT NULL,
+    status INTEGER NOT NULL,       -- processStatus: 0 none, 1 running, 2 done, 3 terminated, 4 failed
+    pid INTEGER,                   -- of the process running it
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    input_rows INTEGER, output_rows INTEGER, rejected_rows INTEGER, invalid_rows INTEGER,
+    result TEXT                    -- the last run's detail response
+);
+CREATE TABLE IF NOT EXISTS versions (
+    dataset TEXT NOT NULL,
+    version TEXT NOT NULL,         -- V001, V002, ...
+    task_id TEXT NOT NULL,
+    created REAL NOT NULL,
+    output TEXT NOT NULL,
+    output_rows INTEGER NOT NULL,
+    config_hash TEXT NOT NULL,
+    PRIMARY KEY (dataset, version)
+);
+"""
+TASK_COLUMNS = ("id", "name", "template", "body", "config", "inputs", "task_dir", "dataset", "create_version",
+                "status", "pid", "created", "started", "finished", "input_rows", "output_rows", "rejected_rows",
+                "invalid_rows", "result")
+
+
+class TaskStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._transaction() as db:
+            for statement in SCHEMA.split(";"):  # not executescript: it would commit the transaction
+                if statement.strip():
+                    db.execute(statement)
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise EtlError(f"task store {path} has schema version {row[0]}, newer than this etlcore "
+                               f"understands ({SCHEMA_VERSION})")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    def add(self, task: dict[str, Any]) -> None:
+        with self._transaction() as db:
+            db.execute(f"INSERT INTO tasks ({', '.join(task)}) VALUES ({', '.join('?' * len(task))})",
+                       [_column(v) for v in task.values()])
+
+    def get(self, task_id: str) -> dict[str, Any]:
+        with self._transaction() as db:
+            row = db.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise EtlError(f"no task with id {task_id!r} in {self.path}", code="TaskNotFound")
+        return dict(zip(TASK_COLUMNS, row))
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._transaction() as db:
+            rows = db.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks ORDER BY created").fetchall()
+        return [dict(zip(TASK_COLUMNS, row)) for row in rows]
+
+    def update(self, task_id: str, **values: Any) -> None:
+        with self._transaction() as db:
+            db.execute(f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                       [*map(_column, values.values()), task_id])
+
+    def claim(self, task_id: str, pid: int) -> bool:
+        """Mark the task running in process `pid`, unless another live process runs it already."""
+        with self._transaction() as db:
+            row = db.execute("SELECT status, pid FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            if row is not None and row[0] == 1 and row[1] and process_alive(row[1]):
+                return False
+            db.execute("UPDATE tasks SET status = 1, pid = ?, started = ?, finished = NULL WHERE id = ?",
+                       (pid, time.time(), task_id))
+            return True
+
+    def add_version(self, dataset: str, task_id: str, output: str, output_rows: int, config_hash: str) -> str:
+        """Register the next version (V001, V002, ...) of `dataset`; returns its name."""
+        with self._transaction() as db:
+            count = db.execute("SELECT COUNT(*) FROM versions WHERE dataset = ?", (dataset,)).fetchone()[0]
+            version = f"V{count + 1:03d}"
+            db.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (dataset, version, task_id, time.time(), output, output_rows, config_hash))
+        return version
+
+    def versions(self, dataset: str) -> list[dict[str, Any]]:
+        columns = ("dataset", "version", "task_id", "created", "output", "output_rows", "config_hash")
+        with self._transaction() as db:
+            rows = db.execute(f"SELECT {', '.join(columns)} FROM versions WHERE dataset = ? ORDER BY version",
+                              (dataset,)).fetchall()
+        return [dict(zip(columns, row)) for row in rows]
+
+
+def _column(value: Any) -> Any:
+    return orjson.dumps(value).decode() if isinstance(value, (dict, list)) else value
