@@ -37,10 +37,8 @@ import numpy as np
 import pyarrow as pa
 import regex
 
-from etlcore.textstats import nfkc_lower_table
+from etlcore.textstats import FNV_OFFSET, FNV_PRIME, decode_utf8, mix64, nfkc_lower_table
 
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
 _DELETE = -1
 
 
@@ -70,13 +68,6 @@ def simhash_fingerprints(texts: list[str] | pa.Array | pa.ChunkedArray, ngram: i
 
 
 @numba.njit(cache=True, inline="always")
-def _mix(h: np.uint64) -> np.uint64:
-    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
-@numba.njit(cache=True, inline="always")
 def _is_cjk(cp: int) -> bool:
     return (0x2E80 <= cp <= 0x9FFF or 0xAC00 <= cp <= 0xD7AF or 0xF900 <= cp <= 0xFAFF
             or 0x20000 <= cp <= 0x3FFFF)
@@ -85,23 +76,10 @@ def _is_cjk(cp: int) -> bool:
 @numba.njit(cache=True)
 def _decode(data: np.ndarray, start: int, end: int, table: np.ndarray, out: np.ndarray) -> int:
     """UTF-8 bytes data[start:end] into folded code points in `out` (-1 for deleted ones)."""
-    count = 0
-    i = start
-    while i < end:
-        byte = data[i]
-        if byte < 0x80:
-            cp, width = int(byte), 1
-        elif byte < 0xE0:
-            cp, width = int(byte & 0x1F), 2
-        elif byte < 0xF0:
-            cp, width = int(byte & 0x0F), 3
-        else:
-            cp, width = int(byte & 0x07), 4
-        for j in range(1, width):
-            cp = (cp << 6) | int(data[i + j] & 0x3F)
-        out[count] = table[cp] if cp < len(table) else cp
-        count += 1
-        i += width
+    count = decode_utf8(data, start, end, out)
+    for i in range(count):
+        cp = out[i]
+        out[i] = table[cp] if cp < len(table) else cp
     return count
 
 
@@ -109,7 +87,7 @@ def _decode(data: np.ndarray, start: int, end: int, table: np.ndarray, out: np.n
 def _word_hashes(cps: np.ndarray, count: int, out: np.ndarray) -> int:
     """Hash of each word (see the module docstring) into `out`; returns how many words."""
     words = 0
-    h = _FNV_OFFSET
+    h = FNV_OFFSET
     in_word = False
     for i in range(count):
         cp = cps[i]
@@ -118,12 +96,12 @@ def _word_hashes(cps: np.ndarray, count: int, out: np.ndarray) -> int:
                 out[words] = h
                 words += 1
                 in_word = False
-                h = _FNV_OFFSET
+                h = FNV_OFFSET
             if cp != _DELETE:
-                out[words] = (_FNV_OFFSET ^ np.uint64(cp)) * _FNV_PRIME
+                out[words] = (FNV_OFFSET ^ np.uint64(cp)) * FNV_PRIME
                 words += 1
         else:
-            h = (h ^ np.uint64(cp)) * _FNV_PRIME
+            h = (h ^ np.uint64(cp)) * FNV_PRIME
             in_word = True
     if in_word:
         out[words] = h
@@ -160,10 +138,10 @@ def _fingerprints(data: np.ndarray, offsets: np.ndarray, ngram: int, words: bool
         width = min(ngram, count)
         features = count - width + 1
         for start in range(features):
-            h = _FNV_OFFSET
+            h = FNV_OFFSET
             for j in range(width):
-                h = (h ^ units[start + j]) * _FNV_PRIME
-            carry = _mix(h)
+                h = (h ^ units[start + j]) * FNV_PRIME
+            carry = mix64(h)
             p = 0
             while carry:
                 overflow = planes[p] & carry

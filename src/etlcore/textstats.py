@@ -16,8 +16,8 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
 
 
 @functools.cache
@@ -122,9 +122,9 @@ def _char_repetition(data: np.ndarray, offsets: np.ndarray, ngram: np.ndarray) -
             continue
         hashes = np.empty(grams, dtype=np.uint64)
         for i in range(grams):
-            h = _FNV_OFFSET
+            h = FNV_OFFSET
             for j in range(i, i + n):
-                h = (h ^ np.uint64(cps[j])) * _FNV_PRIME
+                h = (h ^ np.uint64(cps[j])) * FNV_PRIME
             hashes[i] = mix64(h)
         out[d] = _repetition_of_top(hashes)
     return out
@@ -141,28 +141,14 @@ def character_repetition_ratio(texts: pa.Array, ngram: np.ndarray) -> np.ndarray
 def _share_in_table(data: np.ndarray, offsets: np.ndarray, table: np.ndarray) -> np.ndarray:
     n_docs = len(offsets) - 1
     out = np.zeros(n_docs, dtype=np.float64)
+    cps = np.empty(max(1, int((offsets[1:] - offsets[:-1]).max()) if n_docs else 1), dtype=np.int64)
     for d in range(n_docs):
-        chars = 0
+        count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
         hits = 0
-        i = offsets[d]
-        end = offsets[d + 1]
-        while i < end:
-            byte = data[i]
-            if byte < 0x80:
-                cp, width = int(byte), 1
-            elif byte < 0xE0:
-                cp, width = int(byte & 0x1F), 2
-            elif byte < 0xF0:
-                cp, width = int(byte & 0x0F), 3
-            else:
-                cp, width = int(byte & 0x07), 4
-            for j in range(1, width):
-                cp = (cp << 6) | int(data[i + j] & 0x3F)
-            chars += 1
-            hits += table[cp]
-            i += width
-        if chars:
-            out[d] = hits / chars
+        for i in range(count):
+            hits += table[cps[i]]
+        if count:
+            out[d] = hits / count
     return out
 
 
@@ -208,15 +194,15 @@ def _word_repetition(data: np.ndarray, word_offsets: np.ndarray, doc_offsets: np
             continue
         word_hash = np.empty(words, dtype=np.uint64)
         for w in range(words):
-            h = _FNV_OFFSET
+            h = FNV_OFFSET
             for i in range(word_offsets[first + w], word_offsets[first + w + 1]):
-                h = (h ^ np.uint64(data[i])) * _FNV_PRIME
+                h = (h ^ np.uint64(data[i])) * FNV_PRIME
             word_hash[w] = mix64(h)
         hashes = np.empty(grams, dtype=np.uint64)
         for g in range(grams):
-            h = _FNV_OFFSET
+            h = FNV_OFFSET
             for w in range(g, g + n):
-                h = (h ^ word_hash[w]) * _FNV_PRIME
+                h = (h ^ word_hash[w]) * FNV_PRIME
             hashes[g] = mix64(h)
         hashes.sort()
         repeated = 0
