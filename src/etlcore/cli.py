@@ -60,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--engine", choices=["local", "ray"], default="local")
     run_cmd.add_argument("--quiet", action="store_true", help="no summary line on stderr")
 
+    analyse_cmd = commands.add_parser("analyse", help="every filter statistic per document, and an HTML report")
+    analyse_cmd.add_argument("inputs", nargs="+", metavar="INPUT")
+    analyse_cmd.add_argument("--report", required=True, metavar="DIR",
+                             help="writes report.html, summary.json, statistics.parquet here")
+    analyse_cmd.add_argument("--config", help="whose filters, args and cutoffs to use (default: the embedded "
+                                              "default config)")
+    analyse_cmd.add_argument("--text-column", default="text")
+    analyse_cmd.add_argument("--id-column", default="id")
+
     task_cmd = commands.add_parser("task", help="ModelArts-style tasks: create, run, detail, list, stop")
     task_cmd.add_argument("--store", default=".etlcore/tasks.sqlite",
                           help="the task store (default: .etlcore/tasks.sqlite in the current folder)")
@@ -93,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": _run, "ops": _ops, "task": _task, "dataset": _dataset}[args.command](args)
+        return {"run": _run, "ops": _ops, "task": _task, "dataset": _dataset, "analyse": _analyse}[args.command](args)
     except EtlError as exc:
         sys.stderr.write(orjson.dumps(exc.to_json()).decode() + "\n")
         return EXIT_USAGE
@@ -116,6 +125,18 @@ def _print_json(value: Any) -> None:
 def _exit_code(response: dict[str, Any]) -> int:
     status = response["result"]["processStatus"]
     return EXIT_OK if status == DONE else EXIT_INTERRUPTED if status == TERMINATED else EXIT_FAILED
+
+
+def _analyse(args: argparse.Namespace) -> int:
+    from etlcore.analysis import analyse
+    from etlcore.config import load_config
+
+    config = load_config(args.config).operations if args.config else default_config()
+    summary = analyse(config, args.inputs, Path(args.report), text_column=args.text_column,
+                      id_column=args.id_column)
+    print(f"etlcore: {summary['documents']:,} documents analysed; report: {Path(args.report) / 'report.html'}",
+          file=sys.stderr)
+    return EXIT_OK
 
 
 def _task(args: argparse.Namespace) -> int:

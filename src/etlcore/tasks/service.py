@@ -23,7 +23,7 @@ from etlcore.config import load_config
 from etlcore.errors import ConfigError, EtlError, json_kind
 from etlcore.io.writer import process_alive, write_atomic
 from etlcore.registry import STAGES, operators
-from etlcore.report import DONE, NONE, RUNNING, TERMINATED
+from etlcore.report import DONE, FAILED, NONE, RUNNING, TERMINATED
 from etlcore.runner import run
 from etlcore.tasks.store import TaskStore
 
@@ -57,8 +57,6 @@ def create(store: TaskStore, body: Any, allowed_root: Path, default_config: dict
         problems.append(f"template.id: unknown template {template_id!r}; valid: {', '.join(TEMPLATES)}")
     elif template_id == "sys_data_augmentation":
         problems.append("template.id: sys_data_augmentation augments images; it is not available for text")
-    elif template_id == "sys_data_analyse":
-        problems.append("template.id: sys_data_analyse is not implemented in this version of etlcore yet")
     config = _config(body, template_id, default_config, problems)
     for key in ("create_version",):
         if key in body and not isinstance(body[key], bool):
@@ -132,6 +130,9 @@ def _config(body: dict[str, Any], template_id: Any, default: dict[str, Any], pro
         return {}
     template = body.get("template") or {}
     params = template.get("operator_params") if isinstance(template, dict) else None
+    if template_id == "sys_data_analyse" and not any(
+            isinstance(p, dict) and p.get("name") in operators() for p in params or []):
+        params = None  # the seed's analyse body sends {"id": "sys_data_analyse", "params": {"op_list": []}}
     if not params:
         config = default
     else:
@@ -163,6 +164,8 @@ def run_task(store: TaskStore, task_id: str, workers: int | None = None) -> dict
     task_dir = Path(task["task_dir"])
     output = None if task["template"] == "sys_data_validation" else task_dir / "output.jsonl"
     config = orjson.loads(task["config"])
+    if task["template"] == "sys_data_analyse":
+        return _run_analysis(store, task, config)
     try:
         response = run(config, orjson.loads(task["inputs"]), output, work_dir=task_dir / "work",
                        workers=workers)
@@ -182,6 +185,25 @@ def run_task(store: TaskStore, task_id: str, workers: int | None = None) -> dict
         response["etlcore"]["version"] = version
         store.update(task_id, result=response)
         write_atomic(task_dir / "work" / "result.json", orjson.dumps(response, option=orjson.OPT_INDENT_2))
+    return response
+
+
+def _run_analysis(store: TaskStore, task: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    from etlcore.analysis import analyse  # matplotlib is imported only for reports
+
+    report = Path(task["task_dir"]) / "report"
+    try:
+        summary = analyse(config, orjson.loads(task["inputs"]), report)
+        status, reason = DONE, ""
+    except Exception as exc:  # recorded as the task's failure, like a failed run
+        summary, status, reason = {"documents": 0, "invalid_rows": 0}, FAILED, f"{type(exc).__name__}: {exc}"
+    response = {**detail(store, task["id"]), "success": status == DONE,
+                "etlcore": {"report": str(report / "report.html"), "summary": str(report / "summary.json"),
+                            "statistics": str(report / "statistics.parquet"), "input_rows": summary["documents"],
+                            "invalid_rows": summary["invalid_rows"]}}
+    response["result"].update(processStatus=status, exceptionResult=reason, entityCount=summary["documents"])
+    store.update(task["id"], status=status, pid=None, finished=time.time(), result=response,
+                 input_rows=summary["documents"], invalid_rows=summary["invalid_rows"])
     return response
 
 
