@@ -181,3 +181,12 @@ def test_several_processes_share_one_store(tmp_path: Path) -> None:
     assert [w.wait(timeout=60) for w in workers] == [0, 0, 0]
     versions = TaskStore(Path(path)).versions("ds")
     assert [v["version"] for v in versions] == [f"V{i:03d}" for i in range(1, 76)]
+
+
+def test_inputs_as_file_uris_and_a_work_path_given_absolute(store: TaskStore, tmp_path: Path) -> None:
+    document = body(inputs=[{"type": "OBS", "source": SAMPLE.as_uri()}],
+                    work_path={"type": "OBS", "path": str(tmp_path / "results")})
+    task_id = create(store, document)
+    assert orjson.loads(store.get(task_id)["inputs"]) == [str(SAMPLE)]
+    assert service.run_task(store, task_id)["result"]["processStatus"] == 2
+    assert (tmp_path / "results" / task_id / "output.jsonl").is_file()
