@@ -84,6 +84,13 @@ def decode_utf8(data: np.ndarray, start: int, end: int, out: np.ndarray) -> int:
 
 
 @numba.njit(cache=True)
+def code_point_buffer(offsets: np.ndarray) -> np.ndarray:
+    """Room for the code points of the longest text of a batch (at most one per UTF-8 byte)."""
+    longest = (offsets[1:] - offsets[:-1]).max() if len(offsets) > 1 else 0
+    return np.empty(max(1, longest), dtype=np.int64)
+
+
+@numba.njit(cache=True)
 def _repetition_of_top(hashes: np.ndarray) -> float:
     """ROOTS character repetition: sort the n-gram counts in decreasing order, take the first
     min(floor(sqrt(distinct)), distinct - singletons) of them, divide their sum by the number of n-grams."""
@@ -113,7 +120,7 @@ def _repetition_of_top(hashes: np.ndarray) -> float:
 def _char_repetition(data: np.ndarray, offsets: np.ndarray, ngram: np.ndarray) -> np.ndarray:
     n_docs = len(offsets) - 1
     out = np.zeros(n_docs, dtype=np.float64)
-    cps = np.empty(max(1, int((offsets[1:] - offsets[:-1]).max()) if n_docs else 1), dtype=np.int64)
+    cps = code_point_buffer(offsets)
     for d in range(n_docs):
         count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
         n = ngram[d]
@@ -141,7 +148,7 @@ def character_repetition_ratio(texts: pa.Array, ngram: np.ndarray) -> np.ndarray
 def _share_in_table(data: np.ndarray, offsets: np.ndarray, table: np.ndarray) -> np.ndarray:
     n_docs = len(offsets) - 1
     out = np.zeros(n_docs, dtype=np.float64)
-    cps = np.empty(max(1, int((offsets[1:] - offsets[:-1]).max()) if n_docs else 1), dtype=np.int64)
+    cps = code_point_buffer(offsets)
     for d in range(n_docs):
         count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
         hits = 0
@@ -163,7 +170,7 @@ def share_of_characters(texts: pa.Array, table: np.ndarray) -> np.ndarray:
 def _letter_shares(data: np.ndarray, offsets: np.ndarray, han: np.ndarray, letter: np.ndarray) -> np.ndarray:
     n_docs = len(offsets) - 1
     out = np.zeros(n_docs, dtype=np.float64)
-    cps = np.empty(max(1, int((offsets[1:] - offsets[:-1]).max()) if n_docs else 1), dtype=np.int64)
+    cps = code_point_buffer(offsets)
     for d in range(n_docs):
         count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
         hans = 0

@@ -14,7 +14,7 @@ from etlcore.operators._langid import identify
 from etlcore.operators._words import code_point_table, is_chinese
 from etlcore.operators.base import Arg, Filter
 from etlcore.registry import register
-from etlcore.textstats import decode_utf8, nfkc_lower_table, utf8_buffers
+from etlcore.textstats import code_point_buffer, decode_utf8, nfkc_lower_table, utf8_buffers
 
 DEFAULT_MODELS = {"zh": "zh.binary", "en": "en.binary"}  # in etlcore/data/lm, built by resources/build_lm.py
 
@@ -57,7 +57,7 @@ def _tokenise(data: np.ndarray, offsets: np.ndarray, fold: np.ndarray, classes: 
     out_offsets = np.zeros(n_docs + 1, dtype=np.int64)
     tokens = np.zeros(n_docs, dtype=np.int64)
     lines = np.zeros(n_docs, dtype=np.int64)
-    cps = np.empty(max(1, int((offsets[1:] - offsets[:-1]).max()) if n_docs else 1), dtype=np.int64)
+    cps = code_point_buffer(offsets)
     at = 0
     for d in range(n_docs):
         count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
