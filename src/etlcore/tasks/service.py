@@ -58,9 +58,8 @@ def create(store: TaskStore, body: Any, allowed_root: Path, default_config: dict
     elif template_id == "sys_data_augmentation":
         problems.append("template.id: sys_data_augmentation augments images; it is not available for text")
     config = _config(body, template_id, default_config, problems)
-    for key in ("create_version",):
-        if key in body and not isinstance(body[key], bool):
-            problems.append(f"{key}: a boolean, got {json_kind(body[key])}")
+    if "create_version" in body and not isinstance(body["create_version"], bool):
+        problems.append(f"create_version: a boolean, got {json_kind(body['create_version'])}")
     for key in ("version_id", "workspace_id"):
         if key in body and not isinstance(body[key], str):
             problems.append(f"{key}: a string, got {json_kind(body[key])}")
