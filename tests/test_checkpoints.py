@@ -163,3 +163,4 @@ def test_kill_9_in_the_middle_of_a_stage_then_a_rerun_loses_and_repeats_nothing(
     ids = [orjson.loads(line)["id"] for line in out.read_bytes().splitlines()]
     assert len(ids) == len(set(ids)) == response["etlcore"]["output_rows"]
     assert not list(work.rglob(".*tmp-*"))  # the killed run's temporary files are gone
+    assert not list(out.parent.glob(".*tmp-*"))

@@ -116,6 +116,8 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
              "invalid": str(work / "invalid.jsonl"), "result": str(work / "result.json"), "log": str(log_path)}
     options = ReadOptions(text_column, id_column, batch_size, max_line_bytes)
     remove_stale_temporaries(work)
+    if output is not None:  # only the output's own temporaries: its folder may hold anything
+        remove_stale_temporaries(output.parent, f".{output.name}.*tmp-*")
     checkpoints = {stage: Checkpoint(work, stage, checkpoint_key(pipeline_config, stage, files, options))
                    for stage in pipeline_config.checkpoints}
     job = _Job(pipeline, options, work, sink, JsonlSink(Path(paths["rejects"])), JsonlSink(Path(paths["invalid"])),

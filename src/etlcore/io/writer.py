@@ -25,9 +25,9 @@ def temporary_name(path: Path, tag: str = "") -> Path:
     return path.with_name(f".{path.name}.{tag}tmp-{os.getpid()}")
 
 
-def remove_stale_temporaries(folder: Path) -> None:
-    """Delete the temporary files a killed run left in `folder` and below (their process is gone)."""
-    for path in folder.rglob(".*tmp-*"):
+def remove_stale_temporaries(folder: Path, pattern: str = "**/.*tmp-*") -> None:
+    """Delete the temporary files (`pattern` in `folder`) that a killed run left: their process is gone."""
+    for path in folder.glob(pattern):
         pid = path.name.rsplit("tmp-", 1)[1]
         if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             path.unlink(missing_ok=True)
