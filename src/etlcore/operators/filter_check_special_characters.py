@@ -22,7 +22,7 @@ class FilterCheckSpecialCharacters(Filter):
         ¯˜¥ɪ≈†：∼⁄・♡✓⊕․．⋅÷１‟；،、¨◦˚゜ʼ≖¤℃√！【】‿∞➤～πه۩☛₨➩☻๑٪♥ıॽ《‘©﴿٬？▷Г♫∟™ª₪®「—❖」﴾》
     Unlike ROOTS, the ideographs 一 上 士 and the katakana ン ッ ツ シ are not special: they are
     ordinary words.
-    "价格：100元！" has 7 code points, 5 special (：1 0 0 ！): 5/7."""
+    "价格：100元！" has 8 code points, 5 special (：1 0 0 ！): 5/8."""
 
     name = "filter_check_special_characters"
     stage = "filter"
