@@ -190,3 +190,18 @@ def test_inputs_as_file_uris_and_a_work_path_given_absolute(store: TaskStore, tm
     assert orjson.loads(store.get(task_id)["inputs"]) == [str(SAMPLE)]
     assert service.run_task(store, task_id)["result"]["processStatus"] == 2
     assert (tmp_path / "results" / task_id / "output.jsonl").is_file()
+
+
+def test_errors_of_the_task_commands(store: TaskStore, tmp_path: Path) -> None:
+    etl = [sys.executable, "-m", "etlcore", "task"]
+    missing = subprocess.run([*etl, "create", "nope.json"], cwd=tmp_path, capture_output=True, text=True)
+    assert missing.returncode == 2 and orjson.loads(missing.stderr)["message"].startswith(
+        "cannot read the task body nope.json: ")
+    task_id = create(store, body())
+    not_running = subprocess.run([*etl, "stop", task_id], cwd=tmp_path, capture_output=True, text=True)
+    assert not_running.returncode == 2 and orjson.loads(not_running.stderr) == {
+        "code": "TaskNotRunning", "message": f"task {task_id} is not running (processStatus 0)"}
+    assert store.claim(task_id, os.getpid())  # as if this process were running it
+    with pytest.raises(etlcore.errors.EtlError) as error:
+        service.run_task(store, task_id)
+    assert error.value.code == "TaskRunning"
