@@ -170,3 +170,12 @@ def test_file_errors(tmp_path: Path) -> None:
         "config holds no operationsV2: expected an object with keys clean/filter/deduplication/desensitization, "
         "or one under 'operationsV2' or 'result.operationsV2', or a ModelArts body with "
         "'template.operator_params'"]
+
+
+def test_a_modelarts_body_can_carry_checkpoint_markers() -> None:
+    config = load_config({"template": {"operator_params": [
+        {"name": "remove_emoji", "params": {}}, {"name": "save_pipeline_clean", "params": {}},
+        {"name": "replace_emails", "params": {}}]}})
+    assert config.checkpoints == {"clean"}
+    assert config.operations["clean"] == [{"name": "remove_emoji", "args": {}}, {"name": "save_pipeline_clean",
+                                                                               "args": {}}]

@@ -149,7 +149,9 @@ def test_each_successful_run_with_create_version_adds_the_next_version(store: Ta
 
 def test_stop_a_running_task_then_run_it_again(tmp_path: Path) -> None:
     (tmp_path / "big.jsonl").write_bytes(SAMPLE.read_bytes() * 40)
-    document = body(inputs=[{"source": str(tmp_path / "big.jsonl")}])
+    # A checkpoint after the clean stage (a ModelArts entry naming its stage), so that the re-run resumes.
+    params = [PARAMS[0], {"name": "save_pipeline_clean", "params": {}}, *PARAMS[1:]]
+    document = body(params=params, inputs=[{"source": str(tmp_path / "big.jsonl")}])
     (tmp_path / "body.json").write_bytes(orjson.dumps(document))
     etl = [sys.executable, "-m", "etlcore", "task"]
     task_id = orjson.loads(subprocess.run([*etl, "create", "body.json"], cwd=tmp_path, capture_output=True,
@@ -160,14 +162,19 @@ def test_stop_a_running_task_then_run_it_again(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     while store.get(task_id)["status"] != 1 and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.5)  # into the work
+    clean_checkpoint = tmp_path / "out" / task_id / "work" / "checkpoints" / "clean" / "state.json"
+    while not clean_checkpoint.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
     stopped = subprocess.run([*etl, "stop", task_id], cwd=tmp_path, capture_output=True, check=True)
     assert orjson.loads(stopped.stdout) == {"task_id": task_id, "processStatus": 1}
     assert running.wait(timeout=60) == 130
     assert service.detail(store, task_id)["result"]["processStatus"] == 3
     assert not (tmp_path / "out" / task_id / "output.jsonl").exists()
+    assert clean_checkpoint.exists()  # stopping keeps the checkpoints
     again = subprocess.run([*etl, "run", task_id], cwd=tmp_path, capture_output=True)
-    assert again.returncode == 0 and orjson.loads(again.stdout)["result"]["processStatus"] == 2
+    assert again.returncode == 0
+    response = orjson.loads(again.stdout)
+    assert response["result"]["processStatus"] == 2 and response["etlcore"]["resumed_after"] == "clean"
 
 
 def test_several_processes_share_one_store(tmp_path: Path) -> None:

@@ -85,6 +85,8 @@ def _from_operator_params(params: Any) -> dict[str, list[dict[str, Any]]]:
     for position, entry in enumerate(params, 1):
         name = entry.get("name") if isinstance(entry, dict) else None
         stage = known[name].stage if name in known else CONTRACT.get(name) if isinstance(name, str) else None
+        if isinstance(name, str) and name.startswith(SAVE_PREFIX) and name[len(SAVE_PREFIX):] in STAGES:
+            stage = name[len(SAVE_PREFIX):]  # a checkpoint marker names its stage
         if stage is None:
             problems.append(_unknown_operator(name, None, position))
             continue
