@@ -54,8 +54,10 @@ def create(store: TaskStore, document: dict) -> str:
 def test_create_then_run_a_cleaning_task(store: TaskStore, tmp_path: Path) -> None:
     task_id = create(store, body())
     assert re.fullmatch(r"task-[a-z0-9]{16}", task_id)
-    assert service.detail(store, task_id)["result"]["processStatus"] == 0
+    before = service.detail(store, task_id)
+    assert before["result"]["processStatus"] == 0 and before["result"]["etlTaskId"] == task_id
     response = service.run_task(store, task_id)
+    assert before["result"].keys() == response["result"].keys()  # the same shape before the first run
     assert response["result"]["processStatus"] == 2 and response["result"]["etlTaskId"] == task_id
     assert service.detail(store, task_id) == response
     # The same as running the pipeline directly, operator for operator.

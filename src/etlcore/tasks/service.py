@@ -13,6 +13,7 @@ import secrets
 import signal
 import string
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -22,8 +23,9 @@ import orjson
 from etlcore.config import load_config
 from etlcore.errors import ConfigError, EtlError, json_kind
 from etlcore.io.writer import process_alive, write_atomic
+from etlcore.pipeline import Pipeline
 from etlcore.registry import STAGES, operators
-from etlcore.report import DONE, FAILED, NONE, RUNNING, TERMINATED
+from etlcore.report import DONE, FAILED, NONE, RUNNING, TERMINATED, RunInfo, detail_response, stage_results
 from etlcore.runner import run
 from etlcore.tasks.store import TaskStore
 
@@ -207,16 +209,19 @@ def _run_analysis(store: TaskStore, task: dict[str, Any], config: dict[str, Any]
 
 
 def detail(store: TaskStore, task_id: str) -> dict[str, Any]:
-    """The task's detail response: its last run's, or for a task never run, one with processStatus 0
-    (1 while it runs)."""
+    """The task's detail response: its last run's; for a task not run yet (or running), the same shape
+    with processStatus 0 (1) and zero counts."""
     task = store.get(task_id)
     if task["result"] and task["status"] != RUNNING:
         return orjson.loads(task["result"])
-    return {"log_id": task_id.removeprefix("task-"), "status": 200, "success": False,
-            "result": {"etlTaskId": task_id, "name": task["name"], "template": task["template"],
-                       "operationsV2": orjson.loads(task["config"]), "processStatus": task["status"],
-                       "sourceDatasetName": ", ".join(orjson.loads(task["inputs"])),
-                       "destDatasetName": task["dataset"]}}
+    config = orjson.loads(task["config"])
+    pipeline = Pipeline(config)
+    created = datetime.fromtimestamp(task["created"])
+    info = RunInfo(signature=task_id, source_name=", ".join(orjson.loads(task["inputs"])), dest_name=task["dataset"],
+                   log_path="", started=created, finished=created, process_status=task["status"])
+    response = detail_response(info, config, stage_results(pipeline, pipeline.new_counts(), exported=0))
+    response["result"]["etlTaskId"] = task_id
+    return response
 
 
 def listing(store: TaskStore) -> list[dict[str, Any]]:
