@@ -145,48 +145,27 @@ def character_repetition_ratio(texts: pa.Array, ngram: np.ndarray) -> np.ndarray
 
 
 @numba.njit(cache=True)
-def _share_in_table(data: np.ndarray, offsets: np.ndarray, table: np.ndarray) -> np.ndarray:
+def _class_counts(data: np.ndarray, offsets: np.ndarray, classes: np.ndarray, n_classes: int) -> np.ndarray:
     n_docs = len(offsets) - 1
-    out = np.zeros(n_docs, dtype=np.float64)
+    out = np.zeros((n_docs, n_classes), dtype=np.int64)
     cps = code_point_buffer(offsets)
     for d in range(n_docs):
         count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
-        hits = 0
         for i in range(count):
-            hits += table[cps[i]]
-        if count:
-            out[d] = hits / count
+            out[d, classes[cps[i]]] += 1
     return out
 
 
-def share_of_characters(texts: pa.Array, table: np.ndarray) -> np.ndarray:
-    """Per document: the share of its code points c with table[c] true (0 for an empty text).
-    `table` is a boolean array over all 0x110000 code points."""
+def class_counts(texts: pa.Array, classes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per document, how many of its code points fall in each class: shape (documents, n_classes).
+    `classes` maps every one of the 0x110000 code points to a class number below `n_classes`."""
     data, offsets = utf8_buffers(texts)
-    return _share_in_table(data, offsets, table)
+    return _class_counts(data, offsets, np.asarray(classes, dtype=np.uint8), n_classes)
 
 
-@numba.njit(cache=True)
-def _letter_shares(data: np.ndarray, offsets: np.ndarray, han: np.ndarray, letter: np.ndarray) -> np.ndarray:
-    n_docs = len(offsets) - 1
-    out = np.zeros(n_docs, dtype=np.float64)
-    cps = code_point_buffer(offsets)
-    for d in range(n_docs):
-        count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
-        hans = 0
-        letters = 0
-        for i in range(count):
-            hans += han[cps[i]]
-            letters += letter[cps[i]]
-        if letters:
-            out[d] = hans / letters
-    return out
-
-
-def han_share_of_letters(texts: pa.Array, han: np.ndarray, letter: np.ndarray) -> np.ndarray:
-    """Per document: Han code points / letter code points (0 when it has no letter)."""
-    data, offsets = utf8_buffers(texts)
-    return _letter_shares(data, offsets, han, letter)
+def share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole per document, 0 where whole is 0."""
+    return np.divide(part, whole, out=np.zeros(len(part)), where=whole > 0)
 
 
 @numba.njit(cache=True)

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import regex
 import rjieba
 
-from etlcore.textstats import han_share_of_letters
+from etlcore.textstats import class_counts, share
 
 # ROOTS' special characters (bigscience-workshop/data-preparation, also in Baidu's `qianfan` local
 # operators) less the ideographs 一 上 士 and the katakana ン ッ ツ シ, which are ordinary words there.
@@ -62,8 +62,15 @@ def code_point_table(pattern: str) -> np.ndarray:
 
 
 @functools.cache
-def _han_and_letter_tables() -> tuple[np.ndarray, np.ndarray]:
-    return code_point_table(r"\p{Han}"), code_point_table(r"\p{L}")
+def _script_classes() -> np.ndarray:
+    """Per code point: 1 a Han letter, 2 another letter, 3 a Han character that is not a letter (〇,
+    radicals), 0 anything else."""
+    han, letter = code_point_table(r"\p{Han}"), code_point_table(r"\p{L}")
+    classes = np.zeros(0x110000, dtype=np.uint8)
+    classes[letter] = 2
+    classes[han & letter] = 1
+    classes[han & ~letter] = 3
+    return classes
 
 
 T = TypeVar("T")
@@ -86,7 +93,8 @@ def per_batch(compute: Callable[[pa.Array], T]) -> Callable[[pa.Array], T]:
 @per_batch
 def is_chinese(texts: pa.Array) -> np.ndarray:
     """Per document: True when at least half of its letters are Han characters."""
-    return han_share_of_letters(texts, *_han_and_letter_tables()) >= 0.5
+    _, han_letters, other_letters, han_others = class_counts(texts, _script_classes(), 4).T
+    return share(han_letters + han_others, han_letters + other_letters) >= 0.5
 
 
 @per_batch

@@ -6,7 +6,7 @@ import pyarrow as pa
 from etlcore.operators._words import special_table
 from etlcore.operators.base import Arg, Filter
 from etlcore.registry import register
-from etlcore.textstats import share_of_characters
+from etlcore.textstats import class_counts, share
 
 
 @register
@@ -32,7 +32,8 @@ class FilterCheckSpecialCharacters(Filter):
     special_characters_max_cutoff: float
 
     def compute(self, texts: pa.StringArray) -> np.ndarray:
-        return share_of_characters(texts, special_table())
+        counts = class_counts(texts, special_table(), 2)
+        return share(counts[:, 1], counts.sum(axis=1))
 
     def keep(self, values: np.ndarray) -> np.ndarray:
         return values <= self.special_characters_max_cutoff
