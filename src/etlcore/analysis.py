@@ -126,18 +126,18 @@ def _candidates(values: np.ndarray, configured: float) -> np.ndarray:
 def _describe(filter_: Filter, cutoffs: dict[str, float], values: np.ndarray) -> dict[str, Any]:
     """Quantiles, and for each cutoff arg the share of documents each candidate value would drop,
     judged by the filter's own `keep` with that value."""
+    def dropped() -> float:
+        return float((~np.asarray(filter_.keep(values), dtype=bool)).mean()) if len(values) else 0.0
+
+    at_configured = dropped()
     curves = {}
     for arg, configured in cutoffs.items():
         points = []
         for candidate in _candidates(values, configured):
-            original = getattr(filter_, arg)
             setattr(filter_, arg, float(candidate))
-            dropped = float((~np.asarray(filter_.keep(values), dtype=bool)).mean()) if len(values) else 0.0
-            setattr(filter_, arg, original)
-            points.append([float(candidate), dropped])
-        curves[arg] = {"configured": configured, "dropped_at_configured":
-                       float((~np.asarray(filter_.keep(values), dtype=bool)).mean()) if len(values) else 0.0,
-                       "candidates": points}
+            points.append([float(candidate), dropped()])
+        setattr(filter_, arg, configured)
+        curves[arg] = {"configured": configured, "dropped_at_configured": at_configured, "candidates": points}
     return {"operator": filter_.name, "quantiles": _quantiles(values), "missing": int(np.isnan(values).sum()),
             "cutoffs": curves}
 
