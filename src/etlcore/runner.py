@@ -15,7 +15,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,18 +23,18 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from etlcore import __version__
 from etlcore.checkpoints import Checkpoint, checkpoint_key
 from etlcore.config import PipelineConfig, load_config
 from etlcore.errors import EtlError
-from etlcore.io.reader import InputFile, ReadOptions, expand_inputs, read_chunks
+from etlcore.io.reader import InputFile, ReadOptions, expand_inputs
 from etlcore.io.writer import JsonlSink, NullSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
 from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
 from etlcore.progress import Progress
 from etlcore.registry import STAGES
 from etlcore.report import DONE, FAILED, TERMINATED, RunInfo, detail_response, stage_results
+from etlcore.sources import InputSource, ParquetSource
 from etlcore.workers import ChunkResult, Step, Workers, worker_count
 
 log = logging.getLogger("etlcore")
@@ -244,12 +243,12 @@ class _Job:
             if step.deduplicated:
                 duplicates = self._decide(fingerprints, ids)
                 fingerprints, ids = [], []
-            payloads = (read_chunks(files, self.options) if source is None
-                        else self._read_back(source, duplicates if step.deduplicated else None))
+            reading = (InputSource(tuple(files)) if source is None
+                       else ParquetSource(source, *((duplicates, self._ids) if step.deduplicated else ())))
             destination = None if final else self._destination(step, source)
             encode = final and isinstance(self.sink, JsonlSink)
             self.progress.phase(" + ".join(step.stages) if step.stages else "deduplication")
-            for result in workers.process(payloads, Step(step.stages, step.fingerprint, encode)):
+            for result in workers.process(reading, Step(step.stages, step.fingerprint, encode)):
                 interruptible.check()
                 self._take(result, destination, final)
                 if step.fingerprint and result.table.num_rows:
@@ -300,25 +299,6 @@ class _Job:
                         else np.zeros(0, np.uint64) for i in range(len(self.pipeline.deduplicators))]
         self._ids = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
         return self.pipeline.deduplicate(per_operator, self.counts)
-
-    def _read_back(self, path: Path, duplicates: Duplicates | None) -> Iterator[tuple[pa.Table, pa.Table | None]]:
-        """A pass's Parquet, one row group at a time (iter_batches would pre-buffer the whole file): the
-        rows, less those deduplication rejected, which come along with their reasons."""
-        if not path.exists():
-            return
-        spooled = pq.ParquetFile(path)
-        start = 0
-        for group in range(spooled.num_row_groups):
-            table = spooled.read_row_group(group)
-            if duplicates is None:
-                yield table, None
-                continue
-            rows = table.num_rows
-            rejected = duplicates.rejected(table, start, self._ids)
-            if rejected is not None:
-                table = table.filter(pa.array(duplicates.keep[start:start + rows]))
-            start += rows
-            yield table, rejected
 
     def _resume(self, todo: list[str]) -> Path | None:
         """Restore the state of the last complete checkpoint that still fits; the rows to go on from."""

@@ -22,6 +22,7 @@ from etlcore.config import PipelineConfig
 from etlcore.io.reader import Chunk, InvalidRow, ReadOptions, parse_chunk
 from etlcore.io.writer import table_jsonl
 from etlcore.pipeline import Counts, Pipeline
+from etlcore.sources import Payload, Source
 
 # The smallest input worth starting worker processes for (starting one costs about a second).
 PARALLEL_FROM_BYTES = 32 * 1024 * 1024
@@ -60,10 +61,6 @@ class Step:
     encode: bool = False  # the rows go to a JSON Lines output: encode them in the worker
 
 
-# A chunk of an input file, or rows read back from Parquet (with the rows deduplication rejected
-# among them, which travel along to stay in input order).
-Payload = Chunk | tuple[pa.Table, pa.Table | None]
-
 _state: tuple[Pipeline, ReadOptions] | None = None
 
 
@@ -80,8 +77,11 @@ def _use(pipeline: Pipeline, options: ReadOptions) -> None:
 
 
 def _process(item: tuple[Payload, Step]) -> ChunkResult:
-    payload, step = item
-    pipeline, options = _state
+    return process_payload(*_state, *item)
+
+
+def process_payload(pipeline: Pipeline, options: ReadOptions, payload: Payload, step: Step) -> ChunkResult:
+    """One payload through the stages of `step`: what the main process needs to account for it."""
     rejects: list[pa.Table] = []
     if isinstance(payload, Chunk):
         batch = parse_chunk(payload, options)
@@ -110,7 +110,7 @@ class Workers:
     """The pipeline's per-document work, on `count` processes (1 = in this process)."""
 
     def __init__(self, pipeline: Pipeline, options: ReadOptions, count: int) -> None:
-        self.count = count
+        self.count, self.options = count, options
         self._pool: Any = None
         if count == 1:
             _use(pipeline, options)
@@ -118,9 +118,9 @@ class Workers:
             context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
             self._pool = context.Pool(count, initializer=_start_worker, initargs=(pipeline.config, options))
 
-    def process(self, payloads: Iterable[Payload], step: Step) -> Iterator[ChunkResult]:
-        """Each payload through `step`, results in payload order."""
-        return self._map(_process, ((payload, step) for payload in payloads))
+    def process(self, source: Source, step: Step) -> Iterator[ChunkResult]:
+        """Each payload of the source through `step`, results in input order."""
+        return self._map(_process, ((payload, step) for payload in source.payloads(self.options)))
 
     def _map(self, function: Any, items: Iterable[Any]) -> Iterator[ChunkResult]:
         if self._pool is None:
