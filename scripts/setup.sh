@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install etlcore with its dev tools from this checkout. Idempotent.
+# Create .venv (if missing) and install etlcore with its dev tools and the Ray engine from this checkout.
+# Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
@@ -7,6 +8,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import etlcore, pytest" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  .venv/bin/python -m pip install --quiet -e '.[dev,ray]'
   touch .venv/.installed
 fi

@@ -57,7 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--workers", type=_positive, default=None,
                          help="processes for the per-document stages (default: every core for inputs of 32 MB "
                               "or more, else 1; 1 = in this process, for debugging)")
-    run_cmd.add_argument("--engine", choices=["local", "ray"], default="local")
+    run_cmd.add_argument("--engine", choices=["local", "ray"], default="local",
+                         help="local: processes on this machine; ray: actors on a Ray cluster (pip install "
+                              "'etlcore[ray]'); the same output and result")
+    run_cmd.add_argument("--ray-address", help="with --engine ray: the cluster to join ('auto', 'HOST:6379' or "
+                                               "'ray://HOST:10001'; default: start a local Ray)")
     run_cmd.add_argument("--quiet", action="store_true", help="no summary line on stderr")
 
     analyse_cmd = commands.add_parser("analyse", help="every filter statistic per document, and an HTML report")
@@ -109,11 +113,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.engine == "ray":
-        raise EtlError("--engine ray is not available in this version of etlcore yet; use --engine local")
+    if args.ray_address and args.engine != "ray":
+        raise EtlError("--ray-address needs --engine ray")
     response = run(args.config or default_config(), args.inputs, args.output, work_dir=args.work_dir,
                    text_column=args.text_column, id_column=args.id_column, batch_size=args.batch_size,
-                   max_line_bytes=args.max_line_bytes, workers=args.workers, quiet=args.quiet)
+                   max_line_bytes=args.max_line_bytes, workers=args.workers, quiet=args.quiet,
+                   engine=args.engine, ray_address=args.ray_address)
     _print_json(response)
     return _exit_code(response)
 

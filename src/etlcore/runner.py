@@ -86,18 +86,26 @@ class Tally:
 def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str | Path] | str | Path,
         output: str | Path | None, *, work_dir: str | Path | None = None, text_column: str = "text",
         id_column: str = "id", batch_size: int = 10_000, max_line_bytes: int = 16 * 1024 * 1024,
-        workers: int | None = None, quiet: bool = True) -> dict[str, Any]:
+        workers: int | None = None, quiet: bool = True, engine: str = "local",
+        ray_address: str | None = None) -> dict[str, Any]:
     """Run the pipeline over the inputs and write the output; return the Qianfan detail response.
 
     Raises `EtlError` (config, inputs, output) before any row is read; any failure after that is
     reported in the result (processStatus 4, failReason) instead of raised. `workers`: processes for
     the per-document stages (default: every core when the input is 32 MB or more, else 1); the output
-    and the result are the same for every count.
+    and the result are the same for every count. `engine`: "local" (processes on this machine) or
+    "ray" (actors on the Ray cluster at `ray_address`, a local one if None; same output and result).
     """
     started = datetime.now()
     pipeline_config = config if isinstance(config, PipelineConfig) else load_config(config)
     input_list = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     files = expand_inputs(input_list)
+    if engine not in ("local", "ray"):
+        raise EtlError(f"unknown engine '{engine}'; use 'local' or 'ray'")
+    if engine == "ray":
+        from etlcore.ray_engine import require_ray  # Ray is an optional extra, slow to import
+
+        require_ray()
     pipeline = Pipeline(pipeline_config, text_column, id_column)  # loads what operators need: may refuse
     if output is None:  # only check the input: count and report, write no output
         if work_dir is None:
@@ -128,10 +136,14 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     try:
         interruptible.install()
         input_bytes = sum(f.path.stat().st_size for f in files)
-        count = worker_count(workers, input_bytes)
-        log.info("etlcore %s: %d input files, %d workers, config stages %s", __version__, len(files), count,
-                 {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
-        pool = Workers(job.pipeline, job.options, count)
+        if engine == "ray":
+            from etlcore.ray_engine import RayWorkers
+
+            pool = RayWorkers(job.pipeline, job.options, workers, ray_address)
+        else:
+            pool = Workers(job.pipeline, job.options, worker_count(workers, input_bytes))
+        log.info("etlcore %s: %d input files, engine %s, %d workers, config stages %s", __version__, len(files),
+                 engine, pool.count, {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
         uncompressed = not any(f.compression for f in files)
         job.progress = Progress(Progress.wanted(quiet), input_bytes if uncompressed else None)
         job.run(files, pool, interruptible)
