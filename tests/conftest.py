@@ -62,7 +62,7 @@ class ToyExactDedup(Deduplicator):
     name = "toy_exact_dedup"
     stage = "deduplication"
 
-    def fingerprint(self, texts: pa.StringArray) -> np.ndarray:
+    def fingerprint(self, texts: pa.StringArray, frequent_lines: object = None) -> np.ndarray:
         import hashlib
 
         return np.array([int.from_bytes(hashlib.blake2b(t.lower().encode(), digest_size=8).digest(), "little")

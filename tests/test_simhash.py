@@ -12,7 +12,14 @@ from conftest import REPO
 
 import etlcore
 from etlcore.operators.deduplication_simhash import DeduplicationSimhash
-from etlcore.simhash import brute_force_pairs, keep_first_of_clusters, near_duplicate_pairs
+from etlcore.simhash import (
+    FrequentLines,
+    LineCounts,
+    brute_force_pairs,
+    keep_first_of_clusters,
+    line_hashes,
+    near_duplicate_pairs,
+)
 
 MAKE_CORPUS = REPO.parent / "shared" / "bench" / "make_corpus.py"
 
@@ -124,3 +131,69 @@ def test_dedup_in_a_run_rejects_with_the_kept_id(tmp_path: Path) -> None:
 
 
 FIXED_ZH, FIXED_EN = 17505415540195951640, 1226458200717407349
+
+
+# -- frequent lines (boilerplate) ---------------------------------------------------------------
+
+NEWS = [
+    "无锡大米久负盛名，早在六千年前这里就已种植水稻，清朝年间成为朝廷贡米的产地之一。",
+    "时序逼近二十一世纪的门槛，生活的钟声敲响了新的音符，神州大地处处洋溢着欢乐的气氛。",
+    "书很精致，作者毕竟是专业人士，在培养孩子艺术感觉方面有独到的见解，值得一读。",
+    "说实话，这个价钱买这个配置的笔记本，性价比很高，屏幕清晰，键盘手感也不错。",
+    "民建中央主席说，真诚希望各方顾全大局，以两岸经济交流与合作为重，共同发展。",
+    "领导干部的配偶、子女和身边工作人员从事违纪违法活动的现象，必须坚决加以制止。",
+    "一年多来，中央国家机关各部门按照要求精简机构，转变职能，提高了工作效率。",
+    "今年冬天北方降雪偏多，交通部门提前部署除雪工作，保障了主要道路的畅通。",
+    "这家酒店的早餐品种丰富，服务员态度热情，房间干净整洁，下次出差还会入住。",
+    "科研人员经过三年攻关，成功培育出耐旱小麦新品种，亩产比原来提高了两成。",
+    "图书馆新增了一万册藏书，开放时间延长到晚上十点，方便读者下班后前来借阅。",
+    "物流太慢了，等了整整一个星期才收到，包装也有破损，希望商家以后改进。",
+]
+BOILERPLATE = "Copyright © 2023. All rights reserved."
+
+
+def test_line_hashes_are_folded_and_distinct_per_document() -> None:
+    hashes = line_hashes(["转载请注明出处。\n正文第一行\n\n转载请注明出处.", "  转载请注明出处！\n。。。\n"])
+    reposted = line_hashes(["转载请注明出处"])[0]
+    assert hashes.tolist() == [*sorted(line_hashes(["转载请注明出处\n正文第一行"]).tolist()), reposted]
+    counts = LineCounts()
+    counts.add(hashes)
+    assert counts.count(np.array([reposted])).tolist() == [2]  # two documents, three occurrences
+    assert counts.count(line_hashes(["正文第一行", "没有的行"])).tolist() == [1, 0]
+
+
+def test_frequent_lines_are_left_out_unless_they_are_all_a_document_has() -> None:
+    texts = [f"{news}\n{BOILERPLATE}" for news in NEWS]
+    counts = LineCounts()
+    counts.add(line_hashes(texts))
+    frequent = FrequentLines(counts, threshold=10)
+    with_lines = etlcore.simhash_fingerprints([*texts, BOILERPLATE], frequent_lines=frequent)
+    assert with_lines[:12].tolist() == etlcore.simhash_fingerprints(NEWS).tolist()
+    assert with_lines[12] == etlcore.simhash_fingerprints([BOILERPLATE])[0]  # nothing but frequent lines
+    rare = etlcore.simhash_fingerprints(texts, frequent_lines=FrequentLines(counts, threshold=13))
+    assert rare.tolist() == etlcore.simhash_fingerprints(texts).tolist()
+
+
+def _dedup_run(tmp_path: Path, args: dict) -> list[tuple[str, str]]:
+    rows = [{"id": f"news-{i}", "text": news} for i, news in enumerate(NEWS)]
+    rows += [{"id": f"repost-{i}", "text": f"{news}\n{BOILERPLATE}"} for i, news in enumerate(NEWS[:11])]
+    rows += [{"id": "notice-1", "text": BOILERPLATE}, {"id": "notice-2", "text": BOILERPLATE}]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    config = {"deduplication": [{"name": "deduplication_simhash", "args": {"distance": 5, **args}}]}
+    etlcore.run(config, [source], tmp_path / "out.jsonl", batch_size=7)
+    rejects = (tmp_path / "out.jsonl.etlcore/rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    return [(r["id"], r["etl_reason"]) for r in map(json.loads, rejects)]
+
+
+def test_a_boilerplate_line_in_ten_documents_does_not_hide_their_sources(tmp_path: Path) -> None:
+    assert _dedup_run(tmp_path, {}) == [
+        *((f"repost-{i}", f"duplicate_of=news-{i} distance=0") for i in range(11)),
+        ("notice-2", "duplicate_of=notice-1 distance=0"),
+    ]
+
+
+def test_without_frequent_lines_the_boilerplate_separates_short_copies(tmp_path: Path) -> None:
+    rejected = dict(_dedup_run(tmp_path, {"frequent_line_share": 0}))
+    assert rejected.pop("notice-2") == "duplicate_of=notice-1 distance=0"
+    assert not rejected  # none of the eleven reposts is within 5 bits of its source

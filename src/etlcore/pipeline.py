@@ -24,6 +24,7 @@ from etlcore.errors import EtlError
 from etlcore.io.reader import check_table
 from etlcore.operators.base import Deduplicator, Filter, Mapper, Operator
 from etlcore.registry import STAGES
+from etlcore.simhash import FrequentLines, LineCounts, line_hashes
 
 
 class OperatorFailed(Exception):
@@ -200,13 +201,28 @@ class Pipeline:
 
     # -- deduplication ------------------------------------------------------------------------
 
-    def fingerprints(self, table: pa.Table, counts: Counts) -> list[np.ndarray]:
-        """One fingerprint array per deduplicator for the documents of `table`."""
+    @property
+    def counts_lines(self) -> bool:
+        """Whether deduplication first counts the lines of the corpus (see `Deduplicator.counts_lines`)."""
+        return any(dedup.counts_lines for dedup in self.deduplicators)
+
+    def line_hashes(self, table: pa.Table, counts: Counts) -> np.ndarray:
+        """The lines of the documents of `table`, for `LineCounts.add` (one count serves every deduplicator)."""
+        dedup = next(d for d in self.deduplicators if d.counts_lines)
+        with _running("deduplication", dedup, counts.operators["deduplication"][self.deduplicators.index(dedup)]):
+            return line_hashes(_text_array(table[self.text_column]))
+
+    def fingerprints(self, table: pa.Table, counts: Counts, line_counts: LineCounts | None = None,
+                     documents: int = 0) -> list[np.ndarray]:
+        """One fingerprint array per deduplicator for the documents of `table`; `line_counts` over
+        the `documents` that reach deduplication, for the deduplicators that count lines."""
         texts = _text_array(table[self.text_column])
         prints = []
         for dedup, count in zip(self.deduplicators, counts.operators["deduplication"]):
+            frequent = (FrequentLines(line_counts, dedup.line_threshold(documents))
+                        if dedup.counts_lines and line_counts is not None else None)
             with _running("deduplication", dedup, count):
-                prints.append(dedup.fingerprint(texts))
+                prints.append(dedup.fingerprint(texts, frequent))
         return prints
 
     def deduplicate(self, fingerprints: list[np.ndarray], counts: Counts) -> Duplicates:
@@ -248,7 +264,10 @@ class Pipeline:
             rejects.append(rejected_rows(bad, "read", "reader", reasons))
         table = self.head(checked.table, counts, rejects)
         if self.deduplicators:
-            duplicates = self.deduplicate(self.fingerprints(table, counts), counts)
+            line_counts = LineCounts() if self.counts_lines else None
+            if line_counts is not None:
+                line_counts.add(self.line_hashes(table, counts))
+            duplicates = self.deduplicate(self.fingerprints(table, counts, line_counts, table.num_rows), counts)
             rejected = duplicates.rejected(table, 0, _text_array(table[self.id_column]))
             if rejected is not None:
                 rejects.append(rejected)

@@ -111,7 +111,7 @@ class RayWorkers:
 
     def process(self, source: Source, step: Step) -> Iterator[ChunkResult]:
         """Each payload of the source through `step` on the actors, results in input order."""
-        if not (step.stages or step.fingerprint or step.encode):
+        if not (step.stages or step.dedup or step.encode):
             # Only rows to move (a pass after deduplication or a checkpoint, to Parquet): starting actors and
             # shipping the rows to them and back would cost more than the work.
             return (process_payload(self.pipeline, self.options, payload, step)

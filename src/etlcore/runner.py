@@ -34,6 +34,7 @@ from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
 from etlcore.progress import Progress
 from etlcore.registry import STAGES
 from etlcore.report import DONE, FAILED, TERMINATED, RunInfo, detail_response, stage_results
+from etlcore.simhash import LineCounts
 from etlcore.sources import InputSource, ParquetSource
 from etlcore.workers import ChunkResult, Step, Workers, worker_count
 
@@ -260,12 +261,17 @@ class _Job:
             destination = None if final else self._destination(step, source)
             encode = final and isinstance(self.sink, JsonlSink)
             self.progress.phase(" + ".join(step.stages) if step.stages else "deduplication")
-            for result in workers.process(reading, Step(step.stages, step.fingerprint, encode)):
+            counting = step.fingerprint and self.pipeline.counts_lines
+            line_counts, documents = LineCounts() if counting else None, 0
+            dedup = "lines" if counting else "fingerprint" if step.fingerprint else ""
+            for result in workers.process(reading, Step(step.stages, dedup, encode)):
                 interruptible.check()
                 self._take(result, destination, final)
-                if step.fingerprint and result.table.num_rows:
-                    fingerprints.append(result.fingerprints)
-                    ids.append(result.table[self.options.id_column].combine_chunks())
+                if result.line_hashes is not None:
+                    line_counts.add(result.line_hashes)
+                    documents += result.rows
+                if dedup == "fingerprint":
+                    self._keep_fingerprints(result, fingerprints, ids)
             if step.deduplicated and source == self.spool:
                 self.spool.unlink(missing_ok=True)
             if destination is not None:
@@ -274,6 +280,29 @@ class _Job:
                 if step.checkpoint:
                     self._save(self.checkpoints[step.checkpoint])
                 source = destination.path
+            if counting:  # fingerprints need the line counts of the whole corpus: a second look at its rows
+                self._fingerprint(workers, source, line_counts, documents, fingerprints, ids, interruptible)
+
+    def _fingerprint(self, workers: Workers, rows: Path, line_counts: LineCounts, documents: int,
+                     fingerprints: list[list[np.ndarray]], ids: list[pa.Array], interruptible: _Interruptible) -> None:
+        """Fingerprint the rows that reach deduplication, now that the lines of all of them are counted."""
+        self.progress.phase("deduplication: fingerprints")
+        saved = self.work / "deduplication-lines.npy"  # where every worker can map it
+        np.save(saved, line_counts.table)
+        try:
+            step = Step((), "fingerprint", line_counts=str(saved), documents=documents)
+            for result in workers.process(ParquetSource(rows), step):
+                interruptible.check()
+                self.counts.add(result.counts)
+                self._keep_fingerprints(result, fingerprints, ids)
+        finally:
+            saved.unlink(missing_ok=True)
+
+    def _keep_fingerprints(self, result: ChunkResult, fingerprints: list[list[np.ndarray]],
+                           ids: list[pa.Array]) -> None:
+        if result.table.num_rows:
+            fingerprints.append(result.fingerprints)
+            ids.append(result.table[self.options.id_column].combine_chunks())
 
     def _destination(self, step: _Pass, source: Path | None) -> ParquetSink | None:
         """Where a pass that is not the last writes its rows: its checkpoint, or the spool that

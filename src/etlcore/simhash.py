@@ -1,6 +1,10 @@
 r"""64-bit simhash fingerprints over Arrow batches, and the exact search for near-duplicate pairs.
 
 Fingerprint recipe (the same on every machine and in every process):
+0. Optional, when the line counts of the corpus are given (`FrequentLines`, which
+   `deduplication_simhash` uses by default): the lines of a document (split at U+000A, each folded as
+   in step 1 and hashed) that occur in at least `threshold` documents of the corpus are left out,
+   unless all of its lines are that frequent. Boilerplate then does not separate a copy from its source.
 1. Fold every code point through one table: its NFKC form, then its lower case, where each is a
    single code point (full-width Ａ，１ become a , 1; Ⅻ or ½, which NFKC expands, stay); then every
    punctuation mark, symbol, separator, control, format or unassigned code point and all whitespace
@@ -29,6 +33,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
 
@@ -52,19 +57,159 @@ def fold_table() -> np.ndarray:
 
 
 def simhash_fingerprints(texts: list[str] | pa.Array | pa.ChunkedArray, ngram: int = 3,
-                         tokenization: str = "char") -> np.ndarray:
-    """One 64-bit simhash per text (numpy uint64), by the recipe of this module's docstring."""
+                         tokenization: str = "char", frequent_lines: FrequentLines | None = None) -> np.ndarray:
+    """One 64-bit simhash per text (numpy uint64), by the recipe of this module's docstring; with
+    `frequent_lines`, the lines it counts as frequent are left out (step 0 of the recipe)."""
+    data, offsets = _buffers(texts)
+    if len(offsets) < 2:
+        return np.zeros(0, dtype=np.uint64)
+    sketch, threshold = (frequent_lines.counts.table, frequent_lines.threshold) if frequent_lines else (_NO_SKETCH, 0)
+    return _fingerprints(data, offsets, ngram, tokenization == "word", fold_table(), sketch, threshold)
+
+
+def _buffers(texts: list[str] | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of all texts and the offsets of each (int64)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if not isinstance(texts, pa.Array):
         texts = pa.array(texts, pa.string())
     texts = texts.cast(pa.large_string())
     if len(texts) == 0:
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, np.uint8), np.zeros(1, np.int64)
     _, offsets_buffer, data_buffer = texts.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[texts.offset: texts.offset + len(texts) + 1]
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-    return _fingerprints(data, offsets, ngram, tokenization == "word", fold_table())
+    return data, offsets
+
+
+# -- frequent lines ------------------------------------------------------------------------------
+
+SKETCH_BITS = 22
+_NO_SKETCH = np.zeros((2, 1), dtype=np.uint32)
+_NEWLINE = 0x0A
+
+
+class LineCounts:
+    """In how many documents of a corpus each line occurs, in fixed memory: a count-min sketch of two
+    rows of 2^22 32-bit counters (32 MB), indexed by the low and the high half of the line's hash. A
+    count is never too low; it is too high only when another line shares both of its counters."""
+
+    def __init__(self, table: np.ndarray | None = None) -> None:
+        self.table = np.zeros((2, 1 << SKETCH_BITS), dtype=np.uint32) if table is None else table
+
+    def add(self, hashes: np.ndarray) -> None:
+        """Count each hash once: pass one hash per distinct line of a document (`line_hashes`)."""
+        _count_lines(self.table, np.ascontiguousarray(hashes, dtype=np.uint64))
+
+    def count(self, hashes: np.ndarray) -> np.ndarray:
+        """The (sketched) document count of each line hash."""
+        hashes = np.asarray(hashes, dtype=np.uint64)
+        mask = np.uint64(self.table.shape[1] - 1)
+        return np.minimum(self.table[0][hashes & mask], self.table[1][(hashes >> np.uint64(32)) & mask])
+
+
+@dataclass(frozen=True)
+class FrequentLines:
+    """Lines found in at least `threshold` documents: left out of fingerprints (boilerplate)."""
+
+    counts: LineCounts
+    threshold: int
+
+
+def line_hashes(texts: list[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The hash of every distinct line of every text, concatenated: a line is the text between two
+    U+000A, folded as in step 1 of the recipe (so punctuation width and spacing do not matter);
+    lines that fold to nothing are not lines. Feed these to `LineCounts.add`."""
+    data, offsets = _buffers(texts)
+    if len(offsets) < 2:
+        return np.zeros(0, dtype=np.uint64)
+    bound = int(np.count_nonzero(data == _NEWLINE)) + len(offsets) - 1
+    return _distinct_line_hashes(data, offsets, fold_table(), bound)
+
+
+@numba.njit(cache=True)
+def _lines(cps: np.ndarray, count: int, table: np.ndarray, hashes: np.ndarray, starts: np.ndarray,
+           ends: np.ndarray) -> int:
+    """The lines of one document's code points (before folding) that do not fold to nothing: their
+    hashes (FNV-1a over the folded code points kept, then SplitMix64) and where they are."""
+    lines = 0
+    start = 0
+    h = FNV_OFFSET
+    empty = True
+    for i in range(count + 1):
+        if i == count or cps[i] == _NEWLINE:
+            if not empty:
+                hashes[lines], starts[lines], ends[lines] = mix64(h), start, i
+                lines += 1
+            start, h, empty = i + 1, FNV_OFFSET, True
+            continue
+        cp = cps[i]
+        folded = table[cp] if cp < len(table) else cp
+        if folded != _DELETE:
+            h = (h ^ np.uint64(folded)) * FNV_PRIME
+            empty = False
+    return lines
+
+
+@numba.njit(cache=True)
+def _distinct_line_hashes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, bound: int) -> np.ndarray:
+    n = len(offsets) - 1
+    longest = 0
+    for d in range(n):
+        longest = max(longest, offsets[d + 1] - offsets[d])
+    cps = np.empty(longest + 1, dtype=np.int64)
+    hashes = np.empty(longest + 1, dtype=np.uint64)
+    starts = np.empty(longest + 1, dtype=np.int64)
+    ends = np.empty(longest + 1, dtype=np.int64)
+    out = np.empty(bound, dtype=np.uint64)
+    found = 0
+    for d in range(n):
+        count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
+        lines = _lines(cps, count, table, hashes, starts, ends)
+        mine = np.sort(hashes[:lines])
+        for i in range(lines):
+            if i == 0 or mine[i] != mine[i - 1]:
+                out[found] = mine[i]
+                found += 1
+    return out[:found]
+
+
+@numba.njit(cache=True)
+def _count_lines(table: np.ndarray, hashes: np.ndarray) -> None:
+    mask = np.uint64(table.shape[1] - 1)
+    for h in hashes:
+        table[0, h & mask] += 1
+        table[1, (h >> np.uint64(32)) & mask] += 1
+
+
+@numba.njit(cache=True, inline="always")
+def _is_frequent(sketch: np.ndarray, h: np.uint64, threshold: int) -> bool:
+    mask = np.uint64(sketch.shape[1] - 1)
+    return min(sketch[0, h & mask], sketch[1, (h >> np.uint64(32)) & mask]) >= threshold
+
+
+@numba.njit(cache=True, inline="always")
+def _has_newline(data: np.ndarray, start: int, end: int) -> bool:
+    for i in range(start, end):  # noqa: SIM110 - numba compiles no generator inside any()
+        if data[i] == _NEWLINE:
+            return True
+    return False
+
+
+@numba.njit(cache=True)
+def _blank_frequent_lines(cps: np.ndarray, count: int, table: np.ndarray, sketch: np.ndarray, threshold: int,
+                          hashes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+    """Overwrite the frequent lines of one document with newlines (which folding deletes), unless
+    every line is frequent: a document made only of common lines keeps them all."""
+    lines = _lines(cps, count, table, hashes, starts, ends)
+    frequent = 0
+    for i in range(lines):
+        frequent += _is_frequent(sketch, hashes[i], threshold)
+    if frequent == 0 or frequent == lines:
+        return
+    for i in range(lines):
+        if _is_frequent(sketch, hashes[i], threshold):
+            cps[starts[i]: ends[i]] = _NEWLINE
 
 
 @numba.njit(cache=True, inline="always")
@@ -74,13 +219,11 @@ def _is_cjk(cp: int) -> bool:
 
 
 @numba.njit(cache=True)
-def _decode(data: np.ndarray, start: int, end: int, table: np.ndarray, out: np.ndarray) -> int:
-    """UTF-8 bytes data[start:end] into folded code points in `out` (-1 for deleted ones)."""
-    count = decode_utf8(data, start, end, out)
+def _fold(out: np.ndarray, count: int, table: np.ndarray) -> None:
+    """Code points into folded code points (-1 for deleted ones), in place."""
     for i in range(count):
         cp = out[i]
         out[i] = table[cp] if cp < len(table) else cp
-    return count
 
 
 @numba.njit(cache=True)
@@ -110,7 +253,8 @@ def _word_hashes(cps: np.ndarray, count: int, out: np.ndarray) -> int:
 
 
 @numba.njit(cache=True)
-def _fingerprints(data: np.ndarray, offsets: np.ndarray, ngram: int, words: bool, table: np.ndarray) -> np.ndarray:
+def _fingerprints(data: np.ndarray, offsets: np.ndarray, ngram: int, words: bool, table: np.ndarray,
+                  sketch: np.ndarray, threshold: int) -> np.ndarray:
     n = len(offsets) - 1
     result = np.zeros(n, dtype=np.uint64)
     longest = 0
@@ -119,8 +263,14 @@ def _fingerprints(data: np.ndarray, offsets: np.ndarray, ngram: int, words: bool
     units = np.empty(longest + 1, dtype=np.uint64)  # code points, or word hashes
     cps = np.empty(longest + 1, dtype=np.int64)
     planes = np.zeros(40, dtype=np.uint64)
+    hashes = np.empty(longest + 1, dtype=np.uint64)
+    starts = np.empty(longest + 1, dtype=np.int64)
+    ends = np.empty(longest + 1, dtype=np.int64)
     for d in range(n):
-        count = _decode(data, offsets[d], offsets[d + 1], table, cps)
+        count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
+        if threshold > 0 and _has_newline(data, offsets[d], offsets[d + 1]):  # one line is never left out
+            _blank_frequent_lines(cps, count, table, sketch, threshold, hashes, starts, ends)
+        _fold(cps, count, table)
         if words:
             count = _word_hashes(cps, count, units)
         else:

@@ -7,6 +7,7 @@ worker in flight, so memory stays bounded whatever the corpus size.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import signal
@@ -22,6 +23,7 @@ from etlcore.config import PipelineConfig
 from etlcore.io.reader import Chunk, InvalidRow, ReadOptions, parse_chunk
 from etlcore.io.writer import table_jsonl
 from etlcore.pipeline import Counts, Pipeline
+from etlcore.simhash import LineCounts
 from etlcore.sources import Payload, Source
 
 # The smallest input worth starting worker processes for (starting one costs about a second).
@@ -40,6 +42,7 @@ class ChunkResult:
     rows_read: int = 0
     bytes_read: int = 0  # of the input, for the progress bar
     fingerprints: list[np.ndarray] = field(default_factory=list)  # one array per deduplicator
+    line_hashes: np.ndarray | None = None  # of the rows, when the step counts lines
 
     def finish(self, rejects: list[pa.Table], encode: bool) -> ChunkResult:
         """Encode here what the main process would otherwise spend its time encoding."""
@@ -57,8 +60,10 @@ class Step:
     """What the workers do with every chunk of one pass over the data."""
 
     stages: tuple[str, ...]  # per-document stages to run, in order
-    fingerprint: bool = False  # the pass ends at deduplication: fingerprint what is left
+    dedup: str = ""  # the pass ends at deduplication: "lines" counts the lines of what is left, "fingerprint"
     encode: bool = False  # the rows go to a JSON Lines output: encode them in the worker
+    line_counts: str | None = None  # with "fingerprint": the corpus's saved line counts (.npy), if counted
+    documents: int = 0  # how many documents those counts are over
 
 
 _state: tuple[Pipeline, ReadOptions] | None = None
@@ -94,9 +99,26 @@ def process_payload(pipeline: Pipeline, options: ReadOptions, payload: Payload, 
             rejects.append(duplicates)
     if result.table.num_rows:
         result.table = pipeline.run_stages(result.table, step.stages, result.counts, rejects)
-        if step.fingerprint:
-            result.fingerprints = pipeline.fingerprints(result.table, result.counts)
+        if step.dedup == "lines":
+            result.line_hashes = pipeline.line_hashes(result.table, result.counts)
+        elif step.dedup == "fingerprint":
+            result.fingerprints = pipeline.fingerprints(result.table, result.counts, _line_counts(step.line_counts),
+                                                        step.documents)
+        if step.dedup and not step.stages:  # rows already in Parquet go nowhere: only their ids go back
+            result.table = result.table.select([options.id_column])
     return result.finish(rejects, step.encode)
+
+
+def _line_counts(path: str | None) -> LineCounts | None:
+    """The saved line counts, memory-mapped once per process (and again when a new run rewrites them)."""
+    if path is None:
+        return None
+    return _load_line_counts(path, os.stat(path).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_line_counts(path: str, modified: int) -> LineCounts:
+    return LineCounts(np.load(path, mmap_mode="r"))
 
 
 def worker_count(requested: int | None, input_bytes: int) -> int:

@@ -16,12 +16,15 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 
 from etlcore.errors import json_kind
+
+if TYPE_CHECKING:
+    from etlcore.simhash import FrequentLines
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,15 @@ class Filter(Operator):
 
 
 class Deduplicator(Operator):
-    def fingerprint(self, texts: pa.StringArray) -> np.ndarray:
+    # True: the fingerprints leave out lines frequent in the corpus, so a first look at the corpus
+    # counts in how many documents each line occurs (`etlcore.simhash.LineCounts`) before any fingerprint.
+    counts_lines: bool = False
+
+    def line_threshold(self, documents: int) -> int:
+        """With `counts_lines`: lines in at least this many of the corpus's `documents` are frequent."""
+        raise NotImplementedError
+
+    def fingerprint(self, texts: pa.StringArray, frequent_lines: FrequentLines | None = None) -> np.ndarray:
         """One fixed-size fingerprint per text (streaming part; never keeps the texts)."""
         raise NotImplementedError
 
