@@ -123,7 +123,8 @@ def line_hashes(texts: list[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
     data, offsets = _buffers(texts)
     if len(offsets) < 2:
         return np.zeros(0, dtype=np.uint64)
-    bound = int(np.count_nonzero(data == _NEWLINE)) + len(offsets) - 1
+    # The buffer of a slice is its parent's: count only this slice's bytes.
+    bound = int(np.count_nonzero(data[offsets[0]: offsets[-1]] == _NEWLINE)) + len(offsets) - 1
     return _distinct_line_hashes(data, offsets, fold_table(), bound)
 
 
