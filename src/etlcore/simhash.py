@@ -42,7 +42,7 @@ import numpy as np
 import pyarrow as pa
 import regex
 
-from etlcore.textstats import FNV_OFFSET, FNV_PRIME, decode_utf8, mix64, nfkc_lower_table
+from etlcore.textstats import FNV_OFFSET, FNV_PRIME, decode_utf8, mix64, nfkc_lower_table, utf8_buffers
 
 _DELETE = -1
 
@@ -60,26 +60,11 @@ def simhash_fingerprints(texts: list[str] | pa.Array | pa.ChunkedArray, ngram: i
                          tokenization: str = "char", frequent_lines: FrequentLines | None = None) -> np.ndarray:
     """One 64-bit simhash per text (numpy uint64), by the recipe of this module's docstring; with
     `frequent_lines`, the lines it counts as frequent are left out (step 0 of the recipe)."""
-    data, offsets = _buffers(texts)
+    data, offsets = utf8_buffers(texts)
     if len(offsets) < 2:
         return np.zeros(0, dtype=np.uint64)
     sketch, threshold = (frequent_lines.counts.table, frequent_lines.threshold) if frequent_lines else (_NO_SKETCH, 0)
     return _fingerprints(data, offsets, ngram, tokenization == "word", fold_table(), sketch, threshold)
-
-
-def _buffers(texts: list[str] | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """The UTF-8 bytes of all texts and the offsets of each (int64)."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    if not isinstance(texts, pa.Array):
-        texts = pa.array(texts, pa.string())
-    texts = texts.cast(pa.large_string())
-    if len(texts) == 0:
-        return np.zeros(0, np.uint8), np.zeros(1, np.int64)
-    _, offsets_buffer, data_buffer = texts.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[texts.offset: texts.offset + len(texts) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-    return data, offsets
 
 
 # -- frequent lines ------------------------------------------------------------------------------
@@ -92,7 +77,7 @@ _NEWLINE = 0x0A
 class LineCounts:
     """In how many documents of a corpus each line occurs, in fixed memory: a count-min sketch of two
     rows of 2^22 32-bit counters (32 MB), indexed by the low and the high half of the line's hash. A
-    count is never too low; it is too high only when another line shares both of its counters."""
+    count is never too low; it is too high only when both of its counters are shared with other lines."""
 
     def __init__(self, table: np.ndarray | None = None) -> None:
         self.table = np.zeros((2, 1 << SKETCH_BITS), dtype=np.uint32) if table is None else table
@@ -120,7 +105,7 @@ def line_hashes(texts: list[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
     """The hash of every distinct line of every text, concatenated: a line is the text between two
     U+000A, folded as in step 1 of the recipe (so punctuation width and spacing do not matter);
     lines that fold to nothing are not lines. Feed these to `LineCounts.add`."""
-    data, offsets = _buffers(texts)
+    data, offsets = utf8_buffers(texts)
     if len(offsets) < 2:
         return np.zeros(0, dtype=np.uint64)
     # The buffer of a slice is its parent's: count only this slice's bytes.
