@@ -60,7 +60,7 @@ class Step:
     """What the workers do with every chunk of one pass over the data."""
 
     stages: tuple[str, ...]  # per-document stages to run, in order
-    dedup: str = ""  # the pass ends at deduplication: "lines" counts the lines of what is left, "fingerprint"
+    dedup: str = ""  # what reaches deduplication: "lines" counts its lines, "fingerprint" fingerprints it
     encode: bool = False  # the rows go to a JSON Lines output: encode them in the worker
     line_counts: str | None = None  # with "fingerprint": the corpus's saved line counts (.npy), if counted
     documents: int = 0  # how many documents those counts are over
