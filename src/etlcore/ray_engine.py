@@ -39,7 +39,7 @@ except ImportError:  # an optional extra: the local engine does not need it
     ray = None
     Datasource = object
 
-INSTALL_HINT = "--engine ray needs Ray: pip install 'etlcore[ray]' (or pip install 'ray[data]>=2.40')"
+INSTALL_HINT = "--engine ray needs Ray: pip install 'etlcore[ray]' (or pip install 'ray[data]>=2.45')"
 
 
 def _blob_table(blob: bytes) -> pa.Table:
@@ -103,7 +103,7 @@ class RayWorkers:
                          include_dashboard=False, configure_logging=False)
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # a line per pass otherwise
         self.count = count or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self.pipeline, self.config, self.options = pipeline, pipeline.config, options
+        self.pipeline, self.options = pipeline, options
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # the output is in input order
         context.enable_progress_bars = False  # etlcore draws its own
@@ -117,7 +117,7 @@ class RayWorkers:
             return (process_payload(self.pipeline, self.options, payload, step)
                     for payload in source.payloads(self.options))
         dataset = ray.data.read_datasource(_PayloadSource(source, self.options), num_cpus=0)
-        dataset = dataset.map_batches(_StageActor, fn_constructor_args=(self.config, self.options, step),
+        dataset = dataset.map_batches(_StageActor, fn_constructor_args=(self.pipeline.config, self.options, step),
                                       batch_size=1, batch_format="pyarrow", num_cpus=1,
                                       compute=ray.data.ActorPoolStrategy(size=self.count))
         return _unpickled(dataset.iter_batches(batch_size=None, batch_format="pyarrow"))

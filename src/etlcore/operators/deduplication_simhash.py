@@ -22,9 +22,9 @@ class DeduplicationSimhash(Deduplicator):
     the documents that reach deduplication and in at least 10 of them: boilerplate such as a copyright
     or "reposted from" line then does not separate a copy from its source. A document whose lines are
     all frequent keeps them all; 0 turns this off (each fingerprint then depends on its text alone).
-    Two documents are near-duplicates when their
-    fingerprints differ in at most floor(`distance`) bits (the seed sends 5.6511, meaning 5); every
-    such pair is found exactly (permuted-block tables, no probabilistic miss). Pairs form clusters
+    Two documents are near-duplicates when their fingerprints differ in at most floor(`distance`) bits
+    (the seed sends 5.6511, meaning 5); every such pair is found exactly (permuted-block tables, no
+    probabilistic miss). Pairs form clusters
     (connected components, exact duplicates included); the first document of each cluster in input
     order is kept, every other one is rejected with `duplicate_of=<kept id>` and its Hamming distance
     to that kept document (which may exceed `distance` when it was linked through a chain a~b~c).
