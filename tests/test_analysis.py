@@ -10,6 +10,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from conftest import REPO
+from test_simhash import BOILERPLATE, NEWS
 
 import etlcore
 from etlcore.analysis import analyse
@@ -60,3 +61,19 @@ def test_the_analyse_template_writes_the_report(tmp_path: Path, monkeypatch: obj
     assert response["result"]["processStatus"] == 2
     assert Path(response["etlcore"]["report"]).is_file()
     assert orjson.loads(Path(response["etlcore"]["summary"]).read_bytes())["documents"] == 330
+
+
+def test_near_duplicate_clusters_leave_out_frequent_lines_as_a_run_does(tmp_path: Path) -> None:
+    rows = [{"id": f"news-{i}", "text": news} for i, news in enumerate(NEWS)]
+    rows += [{"id": f"repost-{i}", "text": f"{news}\n{BOILERPLATE}"} for i, news in enumerate(NEWS[:11])]
+    rows += [{"id": "notice-1", "text": BOILERPLATE}, {"id": "notice-2", "text": BOILERPLATE}]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(orjson.dumps(row) for row in rows))
+    config = {"deduplication": [{"name": "deduplication_simhash", "args": {"distance": 5}}]}
+    clusters = analyse(config, [source], tmp_path / "report", batch_size=7)["near_duplicate_clusters"]
+    # Each repost with its source, the two notices together, news-11 alone.
+    assert clusters == {"distance": 5, "clusters": 13, "documents_in_clusters_of_2_or_more": 24,
+                        "sizes": {"1": 1, "2": 12}}
+    result = etlcore.run(config, [source], tmp_path / "out.jsonl", batch_size=7)
+    dropped = result["result"]["result"]["pipeline_stage_result"]["deduplication"]["each_operator_result"][0]
+    assert dropped["drop_count"] == len(rows) - clusters["clusters"] == 12

@@ -2,8 +2,10 @@
 
 One pass over the inputs runs the config's clean stage (the filters judge cleaned text) and computes,
 per document, each filter's statistic with that filter's own
-`compute` (the code that filters with it, not a copy), its length, its most likely language, its
-simhash fingerprint and which kinds of personal data the desensitization operators would change.
+`compute` (the code that filters with it, not a copy), its length, its most likely language, the
+lines deduplication counts, and which kinds of personal data the desensitization operators would
+change; a second pass fingerprints the cleaned documents as the deduplication operator does (its
+frequent lines left out), for the near-duplicate clusters.
 Written to the report folder:
 - `statistics.parquet`: one row per document (id, length, language, one column per statistic);
 - `summary.json`: counts, quantiles, the share each candidate cutoff would drop, language shares,
@@ -19,6 +21,7 @@ import base64
 import html
 import io
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +31,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etlcore.config import load_config
-from etlcore.io.reader import ReadOptions, expand_inputs, parse_chunk, read_chunks
+from etlcore.io.reader import Batch, ReadOptions, expand_inputs, parse_chunk, read_chunks
 from etlcore.io.writer import ParquetSink, write_atomic
 from etlcore.operators._langid import identify
 from etlcore.operators.base import Filter
 from etlcore.pipeline import Pipeline
 from etlcore.registry import operators
-from etlcore.simhash import keep_first_of_clusters, simhash_fingerprints
+from etlcore.simhash import FrequentLines, LineCounts, keep_first_of_clusters, line_hashes
 
 PII_OPERATORS = ("replace_emails", "replace_ip", "replace_identifier", "remove_id_card", "remove_phone_number")
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -46,26 +49,22 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
     args, and its cutoffs marked; near-duplicates within its deduplication distance (else `distance`)."""
     filters = _filters(config)
     pipeline = Pipeline(config, text_column, id_column)
-    for step in pipeline.config.steps.get("deduplication", []):
-        distance = step.args.get("distance", distance)
     registry = operators()
+    dedup = (pipeline.deduplicators[0] if pipeline.deduplicators
+             else registry["deduplication_simhash"](distance=distance))
+    line_counts = LineCounts() if dedup.counts_lines else None
     pii = {name: registry[name]() for name in PII_OPERATORS}
     options = ReadOptions(text_column, id_column, batch_size)
     report.mkdir(parents=True, exist_ok=True)
     sink = ParquetSink(report / "statistics.parquet", pa.schema([]))
     values: dict[str, list[np.ndarray]] = {name: [] for name in filters}
-    lengths, languages, fingerprints = [], [], []
+    lengths, languages = [], []
     pii_documents = dict.fromkeys(pii, 0)
     rows = invalid = emptied = 0
-    counts = pipeline.new_counts()
-    for chunk in read_chunks(expand_inputs(list(inputs)), options):
-        batch = parse_chunk(chunk, options)
+    for batch, table, rejected in _cleaned(pipeline, inputs, options):
         invalid += len(batch.invalid)
         rows += batch.table.num_rows
-        # The filters judge cleaned text: clean first, as a run would.
-        rejects: list[pa.Table] = []
-        table = pipeline.run_stages(batch.table, ("clean",), counts, rejects) if batch.table.num_rows else batch.table
-        emptied += sum(r.num_rows for r in rejects)
+        emptied += rejected
         if table.num_rows == 0:
             continue
         texts = table[text_column].combine_chunks().cast(pa.string())
@@ -79,9 +78,13 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
             pii_documents[name] += pc.sum(pc.not_equal(operator.map_texts(texts), texts)).as_py() or 0
         lengths.append(columns["length"].to_numpy())
         languages.append(columns["language"].to_numpy(zero_copy_only=False))
-        fingerprints.append(simhash_fingerprints(texts))
+        if line_counts is not None:
+            line_counts.add(line_hashes(texts))
         sink.write(pa.table(columns))
     sink.commit()
+    frequent = FrequentLines(line_counts, dedup.line_threshold(rows - emptied)) if line_counts else None
+    fingerprints = [dedup.fingerprint(table[text_column].combine_chunks().cast(pa.string()), frequent)
+                    for _, table, _ in _cleaned(pipeline, inputs, options) if table.num_rows]
     statistics = {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in values.items()}
     summary = {
         "documents": rows, "invalid_rows": invalid, "emptied_by_clean": emptied,
@@ -90,7 +93,7 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
         "length": _quantiles(np.concatenate(lengths) if lengths else np.zeros(0)),
         "languages": _shares(np.concatenate(languages) if languages else np.zeros(0, dtype=object)),
         "near_duplicate_clusters": _clusters(np.concatenate(fingerprints) if fingerprints
-                                             else np.zeros(0, np.uint64), distance),
+                                             else np.zeros(0, np.uint64), dedup.distance),
         "documents_with_personal_data": pii_documents,
     }
     write_atomic(report / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
@@ -148,6 +151,18 @@ def _shares(labels: np.ndarray) -> dict[str, float]:
     names, counts = np.unique(labels.astype(str), return_counts=True)
     order = np.argsort(-counts)
     return {str(names[i]): round(float(counts[i]) / len(labels), 4) for i in order[:20]}
+
+
+def _cleaned(pipeline: Pipeline, inputs: list[str | Path],
+             options: ReadOptions) -> Iterator[tuple[Batch, pa.Table, int]]:
+    """Each batch of the inputs, its rows after the config's clean stage (the filters judge cleaned
+    text, as in a run), and how many rows cleaning emptied."""
+    counts = pipeline.new_counts()
+    for chunk in read_chunks(expand_inputs(list(inputs)), options):
+        batch = parse_chunk(chunk, options)
+        rejects: list[pa.Table] = []
+        table = pipeline.run_stages(batch.table, ("clean",), counts, rejects) if batch.table.num_rows else batch.table
+        yield batch, table, sum(r.num_rows for r in rejects)
 
 
 def _clusters(fingerprints: np.ndarray, distance: float) -> dict[str, Any]:
