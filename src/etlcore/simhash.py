@@ -42,7 +42,15 @@ import numpy as np
 import pyarrow as pa
 import regex
 
-from etlcore.textstats import FNV_OFFSET, FNV_PRIME, decode_utf8, mix64, nfkc_lower_table, utf8_buffers
+from etlcore.textstats import (
+    FNV_OFFSET,
+    FNV_PRIME,
+    code_point_buffer,
+    decode_utf8,
+    mix64,
+    nfkc_lower_table,
+    utf8_buffers,
+)
 
 _DELETE = -1
 
@@ -88,9 +96,7 @@ class LineCounts:
 
     def count(self, hashes: np.ndarray) -> np.ndarray:
         """The (sketched) document count of each line hash."""
-        hashes = np.asarray(hashes, dtype=np.uint64)
-        mask = np.uint64(self.table.shape[1] - 1)
-        return np.minimum(self.table[0][hashes & mask], self.table[1][(hashes >> np.uint64(32)) & mask])
+        return _counts(self.table, np.ascontiguousarray(hashes, dtype=np.uint64))
 
 
 @dataclass(frozen=True)
@@ -139,17 +145,13 @@ def _lines(cps: np.ndarray, count: int, table: np.ndarray, hashes: np.ndarray, s
 
 @numba.njit(cache=True)
 def _distinct_line_hashes(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, bound: int) -> np.ndarray:
-    n = len(offsets) - 1
-    longest = 0
-    for d in range(n):
-        longest = max(longest, offsets[d + 1] - offsets[d])
-    cps = np.empty(longest + 1, dtype=np.int64)
-    hashes = np.empty(longest + 1, dtype=np.uint64)
-    starts = np.empty(longest + 1, dtype=np.int64)
-    ends = np.empty(longest + 1, dtype=np.int64)
+    cps = code_point_buffer(offsets)
+    hashes = np.empty(len(cps), dtype=np.uint64)  # a line holds at least one code point
+    starts = np.empty(len(cps), dtype=np.int64)
+    ends = np.empty(len(cps), dtype=np.int64)
     out = np.empty(bound, dtype=np.uint64)
     found = 0
-    for d in range(n):
+    for d in range(len(offsets) - 1):
         count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
         lines = _lines(cps, count, table, hashes, starts, ends)
         mine = np.sort(hashes[:lines])
@@ -169,9 +171,23 @@ def _count_lines(table: np.ndarray, hashes: np.ndarray) -> None:
 
 
 @numba.njit(cache=True, inline="always")
-def _is_frequent(sketch: np.ndarray, h: np.uint64, threshold: int) -> bool:
+def _count_of(sketch: np.ndarray, h: np.uint64) -> int:
+    """The smaller of the line's two counters: never below its true count."""
     mask = np.uint64(sketch.shape[1] - 1)
-    return min(sketch[0, h & mask], sketch[1, (h >> np.uint64(32)) & mask]) >= threshold
+    return min(sketch[0, h & mask], sketch[1, (h >> np.uint64(32)) & mask])
+
+
+@numba.njit(cache=True)
+def _counts(sketch: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    out = np.empty(len(hashes), dtype=np.int64)
+    for i in range(len(hashes)):
+        out[i] = _count_of(sketch, hashes[i])
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _is_frequent(sketch: np.ndarray, h: np.uint64, threshold: int) -> bool:
+    return _count_of(sketch, h) >= threshold
 
 
 @numba.njit(cache=True, inline="always")
