@@ -19,7 +19,9 @@ virtual environment under `bench-data/peers/` (made on first use with pip). Peer
 up to `--peers-up-to` documents for leonsim and brute force (minutes per 100 k); etlcore, find_all and
 data-juicer's recipe run at every size.
 The share of each kind of injected near-duplicate (make_corpus.py's truth file) whose fingerprint
-lands within the distance of its source is reported per fingerprint recipe.
+lands within the distance of its source is reported per fingerprint recipe, with the number of pairs
+within the distance whose texts are less than half alike (rapidfuzz `ratio` < 50): unrelated documents
+that the recipe brings too close.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow.json as pj
+from rapidfuzz.fuzz import ratio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import DATA, corpus
@@ -69,6 +73,8 @@ unique = np.unique(fps)
 left, right, _ = near_duplicate_pairs(unique, k)
 np.save(out + ".fps.npy", fps)
 np.save(out + ".plain_fps.npy", np.concatenate([simhash_fingerprints(batch) for batch in batches]))
+np.save(out + ".trigram_fps.npy", np.concatenate([simhash_fingerprints(batch, frequent_lines=frequent, short_text=0)
+                                                  for batch in batches]))
 np.save(out + ".pairs.npy", np.stack([unique[left], unique[right]]))
 print(json.dumps({"fingerprint_s": fingerprinted - started, "search_s": searched - fingerprinted,
                   "removed": int((kept >= 0).sum()), "pairs": len(left),
@@ -197,6 +203,17 @@ def edit_quality(path: Path, fps: np.ndarray, k: int) -> dict[str, float]:
     return {edit: float(np.mean(v)) for edit, v in sorted(within.items())}
 
 
+def unalike_pairs(texts: list[str], fps: np.ndarray, k: int) -> int:
+    """Pairs of documents within distance k whose texts are less than half alike (rapidfuzz `ratio`,
+    normalised indel similarity, under 50): one document per distinct fingerprint against the others,
+    and every document against the first one with its fingerprint."""
+    unique, first, group = np.unique(fps, return_index=True, return_inverse=True)
+    left, right, _ = near_duplicate_pairs(unique, k)
+    pairs = [*zip(first[left].tolist(), first[right].tolist()),
+             *((int(first[g]), i) for i, g in enumerate(group.tolist()) if first[g] != i)]
+    return sum(ratio(texts[a], texts[b]) < 50 for a, b in pairs)
+
+
 def bench_corpus(n: int, k: int, slow_peers: bool, tmp: Path) -> None:
     path = corpus(n)
     out = str(tmp / f"run{n}")
@@ -205,7 +222,8 @@ def bench_corpus(n: int, k: int, slow_peers: bool, tmp: Path) -> None:
     total = mine["fingerprint_s"] + mine["search_s"]
     rows = [("etlcore", mine["fingerprint_s"], mine["search_s"], mine["pairs"], f"{mine['rss_mb']:,.0f} MB")]
     fps = np.load(out + ".fps.npy")
-    recipes = {"etlcore": fps, "etlcore, no line counts": np.load(out + ".plain_fps.npy")}
+    recipes = {"etlcore": fps, "etlcore, short_text_chars 0": np.load(out + ".trigram_fps.npy"),
+               "etlcore, no line counts": np.load(out + ".plain_fps.npy")}
     recall = {}
     reference: set[tuple[int, int]] | None = None
     if slow_peers:
@@ -243,10 +261,13 @@ def bench_corpus(n: int, k: int, slow_peers: bool, tmp: Path) -> None:
         print(f"{name:<52}{fingerprint_s:>14.2f}{search_s:>10.2f}{seconds:>9.2f}{n / seconds:>11,.0f}{pairs:>9,}"
               f"{share:>8}{rss:>10}")
     print(f"etlcore total: {total:.2f} s; removed {mine['removed']:,} documents")
-    print("share of injected near-duplicates within the distance of their source, per edit kind:")
+    print("share of injected near-duplicates within the distance of their source, per edit kind; pairs of "
+          "documents within the distance whose texts are less than half alike:")
+    texts = pj.read_json(path).column("text").to_pylist()
     for name, prints in recipes.items():
         shares = edit_quality(path, prints, k)
-        print(f"  {name:<22}" + "  ".join(f"{edit} {share:.3f}" for edit, share in shares.items()))
+        print(f"  {name:<28}" + "  ".join(f"{edit} {share:.3f}" for edit, share in shares.items())
+              + f"  unalike pairs {unalike_pairs(texts, prints, k):,}")
 
 
 def bench_search_only(n: int, k: int) -> None:
