@@ -4,7 +4,9 @@ Fingerprint recipe (the same on every machine and in every process):
 0. Optional, when the line counts of the corpus are given (`FrequentLines`, which
    `deduplication_simhash` uses by default): the lines of a document (split at U+000A, each folded as
    in step 1 and hashed) that occur in at least `threshold` documents of the corpus are left out,
-   unless all of its lines are that frequent. Boilerplate then does not separate a copy from its source.
+   unless they hold at least half of its code points. Boilerplate then does not separate a copy from
+   its source, while a document made mostly of common lines (a syndicated story, a quoted post) keeps
+   them: left out, they would leave its fingerprint to a short remainder that unrelated texts match.
 1. Fold every code point through one table: its NFKC form, then its lower case, where each is a
    single code point (full-width Ａ，１ become a , 1; Ⅻ or ½, which NFKC expands, stay); then every
    punctuation mark, symbol, separator, control, format or unassigned code point and all whitespace
@@ -212,12 +214,13 @@ def _has_newline(data: np.ndarray, start: int, end: int) -> bool:
 def _blank_frequent_lines(cps: np.ndarray, count: int, table: np.ndarray, sketch: np.ndarray, threshold: int,
                           hashes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
     """Overwrite the frequent lines of one document with newlines (which folding deletes), unless
-    every line is frequent: a document made only of common lines keeps them all."""
+    they hold at least half of its code points: a document made mostly of common lines keeps them."""
     lines = _lines(cps, count, table, hashes, starts, ends)
-    frequent = 0
+    frequent_code_points = 0
     for i in range(lines):
-        frequent += _is_frequent(sketch, hashes[i], threshold)
-    if frequent == 0 or frequent == lines:
+        if _is_frequent(sketch, hashes[i], threshold):
+            frequent_code_points += ends[i] - starts[i]
+    if frequent_code_points == 0 or 2 * frequent_code_points >= count:
         return
     for i in range(lines):
         if _is_frequent(sketch, hashes[i], threshold):

@@ -22,8 +22,9 @@ class DeduplicationSimhash(Deduplicator):
     FNV-1a + SplitMix64 hashes; each occurrence counts). A line (the text between
     two newlines, folded the same way) is frequent when it occurs in at least `frequent_line_share` of
     the documents that reach deduplication and in at least 10 of them: boilerplate such as a copyright
-    or "reposted from" line then does not separate a copy from its source. A document whose lines are
-    all frequent keeps them all; 0 turns this off (each fingerprint then depends on its text alone).
+    or "reposted from" line then does not separate a copy from its source. A document whose frequent
+    lines hold at least half of its characters keeps them (a syndicated story is its content, not its
+    boilerplate); 0 turns this off (each fingerprint then depends on its text alone).
     Two documents are near-duplicates when their fingerprints differ in at most floor(`distance`) bits
     (the seed sends 5.6511, meaning 5); every such pair is found exactly (permuted-block tables, no
     probabilistic miss). Pairs form clusters
