@@ -179,3 +179,14 @@ def test_a_modelarts_body_can_carry_checkpoint_markers() -> None:
     assert config.checkpoints == {"clean"}
     assert config.operations["clean"] == [{"name": "remove_emoji", "args": {}}, {"name": "save_pipeline_clean",
                                                                                "args": {}}]
+
+
+def test_deduplication_optional_args_are_checked_like_any_other() -> None:
+    args = {"distance": 5, "short_text_chars": -1, "frequent_line_share": 2, "tokenization": "bpe"}
+    assert problems({"deduplication": [{"name": "deduplication_simhash", "args": args}]}) == [
+        "operator 'deduplication_simhash' arg 'short_text_chars': value -1 is out of range, "
+        "allowed: integer in [0, 1000000]",
+        "operator 'deduplication_simhash' arg 'tokenization': got 'bpe' (string), allowed: one of char, word",
+        "operator 'deduplication_simhash' arg 'frequent_line_share': value 2 is out of range, "
+        "allowed: number in [0, 1]",
+    ]
