@@ -6,6 +6,7 @@ import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from conftest import REPO, write_jsonl
 from test_workers import comparable
@@ -25,6 +26,10 @@ def local_ray() -> Iterator[None]:
              runtime_env={"env_vars": {"PYTHONPATH": str(REPO / "tests")}})
     yield
     ray.shutdown()
+
+
+def write_json(path: Path, value: object) -> None:
+    path.write_bytes(orjson.dumps(value))
 
 
 def _corpus(folder: Path) -> list[Path]:
@@ -107,3 +112,46 @@ def test_a_ray_address_needs_the_ray_engine(tmp_path: Path, capsys: pytest.Captu
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": "hello"}])
     assert main(["run", str(source), "--output", str(tmp_path / "out.jsonl"), "--ray-address", "auto"]) == 2
     assert "--ray-address needs --engine ray" in capsys.readouterr().err
+
+
+def test_a_task_runs_on_ray_as_it_does_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str], local_ray: None) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("local", "ray"):
+        write_json(tmp_path / f"{name}.json", {
+            "name": f"clean-{name}", "inputs": [{"source": str(REPO / "resources/sample/corpus.jsonl")}],
+            "work_path": {"path": name}, "template": {"id": "sys_data_cleaning", "operator_params": [
+                {"name": "remove_emoji", "params": {}},
+                {"name": "deduplication_simhash", "params": {"distance": "5"}}]}})
+    ids = {}
+    for name in ("local", "ray"):
+        assert main(["task", "create", f"{name}.json"]) == 0
+        ids[name] = orjson.loads(capsys.readouterr().out)["task_id"]
+    assert main(["task", "run", ids["local"]]) == 0
+    local = orjson.loads(capsys.readouterr().out)
+    assert main(["task", "run", ids["ray"], "--engine", "ray"]) == 0
+    on_ray = orjson.loads(capsys.readouterr().out)
+    ray_id, local_id = ids["ray"], ids["local"]
+    assert comparable(on_ray) == comparable(local)
+    assert on_ray["result"]["processStatus"] == 2 and on_ray["result"]["etlTaskId"] == ray_id
+    assert (tmp_path / "ray" / ray_id / "output.jsonl").read_bytes() == (
+        tmp_path / "local" / local_id / "output.jsonl").read_bytes()
+    assert "engine ray," in Path(on_ray["result"]["logPath"]).read_text(encoding="utf-8")
+
+
+def test_task_engine_options_are_checked_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_json(tmp_path / "analyse.json", {
+        "name": "look", "inputs": [{"source": str(REPO / "resources/sample/corpus.jsonl")}],
+        "work_path": {"path": "out"}, "template": {"id": "sys_data_analyse"}})
+    assert main(["task", "create", "analyse.json", "--ray-address", "auto"]) == 2
+    assert "--ray-address needs --engine ray" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before the task was created
+    assert main(["task", "create", "analyse.json"]) == 0
+    task_id = orjson.loads(capsys.readouterr().out)["task_id"]
+    assert main(["task", "run", task_id, "--engine", "ray"]) == 2
+    assert orjson.loads(capsys.readouterr().err)["message"] == (
+        f"task {task_id} is an analysis (sys_data_analyse), which runs on the local engine only")
+    assert main(["task", "detail", task_id]) == 0
+    assert orjson.loads(capsys.readouterr().out)["result"]["processStatus"] == 0  # not run, not claimed

@@ -57,11 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--workers", type=_positive, default=None,
                          help="processes for the per-document stages (default: every core for inputs of 32 MB "
                               "or more, else 1; 1 = in this process, for debugging)")
-    run_cmd.add_argument("--engine", choices=["local", "ray"], default="local",
-                         help="local: processes on this machine; ray: actors on a Ray cluster (pip install "
-                              "'etlcore[ray]'); the same output and result")
-    run_cmd.add_argument("--ray-address", help="with --engine ray: the cluster to join ('auto', 'HOST:6379' or "
-                                               "'ray://HOST:10001'; default: start a local Ray)")
+    _add_engine_arguments(run_cmd)
     run_cmd.add_argument("--quiet", action="store_true", help="no summary line on stderr")
 
     analyse_cmd = commands.add_parser("analyse", help="every filter statistic per document, and an HTML report")
@@ -85,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ("run", "detail", "stop"):
         sub = actions.add_parser(action, help=f"{action} a task")
         sub.add_argument("task_id", metavar="ID")
-        if action == "run":
-            sub.add_argument("--workers", type=_positive, default=None)
+    for sub in (create_cmd, actions.choices["run"]):
+        sub.add_argument("--workers", type=_positive, default=None)
+        _add_engine_arguments(sub)
     list_cmd = actions.add_parser("list", help="all tasks")
     list_cmd.add_argument("--json", action="store_true")
 
@@ -103,6 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_engine_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--engine", choices=["local", "ray"], default="local",
+                         help="local: processes on this machine; ray: actors on a Ray cluster (pip install "
+                              "'etlcore[ray]'); the same output and result")
+    command.add_argument("--ray-address", help="with --engine ray: the cluster to join ('auto', 'HOST:6379' or "
+                                               "'ray://HOST:10001'; default: start a local Ray)")
+
+
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.ray_address and args.engine != "ray":
+        raise EtlError("--ray-address needs --engine ray")
+    return {"workers": args.workers, "engine": args.engine, "ray_address": args.ray_address}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -113,12 +124,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.ray_address and args.engine != "ray":
-        raise EtlError("--ray-address needs --engine ray")
     response = run(args.config or default_config(), args.inputs, args.output, work_dir=args.work_dir,
                    text_column=args.text_column, id_column=args.id_column, batch_size=args.batch_size,
-                   max_line_bytes=args.max_line_bytes, workers=args.workers, quiet=args.quiet,
-                   engine=args.engine, ray_address=args.ray_address)
+                   max_line_bytes=args.max_line_bytes, quiet=args.quiet, **_engine_options(args))
     _print_json(response)
     return _exit_code(response)
 
@@ -154,11 +162,12 @@ def _task(args: argparse.Namespace) -> int:
             body = orjson.loads(Path(args.body).read_bytes())
         except (OSError, orjson.JSONDecodeError) as exc:
             raise EtlError(f"cannot read the task body {args.body}: {exc}") from None
+        options = _engine_options(args)  # refused before the task is created
         task_id = service.create(store, body, Path(args.allow_root), default_config())
         _print_json({"task_id": task_id})
-        return _exit_code(service.run_task(store, task_id)) if args.run else EXIT_OK
+        return _exit_code(service.run_task(store, task_id, **options)) if args.run else EXIT_OK
     if args.action == "run":
-        response = service.run_task(store, args.task_id, workers=args.workers)
+        response = service.run_task(store, args.task_id, **_engine_options(args))
         _print_json(response)
         return _exit_code(response)
     if args.action == "detail":

@@ -157,9 +157,13 @@ def _config(body: dict[str, Any], template_id: Any, default: dict[str, Any], pro
     return config
 
 
-def run_task(store: TaskStore, task_id: str, workers: int | None = None) -> dict[str, Any]:
-    """Run (or resume, after `stop`) a task in this process; returns its detail response."""
+def run_task(store: TaskStore, task_id: str, workers: int | None = None, engine: str = "local",
+             ray_address: str | None = None) -> dict[str, Any]:
+    """Run (or resume, after `stop`) a task from this process, on the local engine or on Ray (see
+    `etlcore.run`); returns its detail response."""
     task = store.get(task_id)
+    if task["template"] == "sys_data_analyse" and engine != "local":
+        raise EtlError(f"task {task_id} is an analysis ({task['template']}), which runs on the local engine only")
     if not store.claim(task_id, os.getpid()):
         raise EtlError(f"task {task_id} is already running (process {task['pid']})", code="TaskRunning")
     task_dir = Path(task["task_dir"])
@@ -169,7 +173,7 @@ def run_task(store: TaskStore, task_id: str, workers: int | None = None) -> dict
         return _run_analysis(store, task, config)
     try:
         response = run(config, orjson.loads(task["inputs"]), output, work_dir=task_dir / "work",
-                       workers=workers)
+                       workers=workers, engine=engine, ray_address=ray_address)
     except EtlError:
         store.update(task_id, status=NONE, pid=None)
         raise
