@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -102,6 +103,9 @@ class RayWorkers:
                 ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False,
                          include_dashboard=False, configure_logging=False)
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # a line per pass otherwise
+        # Ray Data warns that an actor pool larger than the number of read tasks cannot be used, but one
+        # read task (one file, or a pass's Parquet) streams many payloads, which every actor shares.
+        warnings.filterwarnings("ignore", message="The minimum number of concurrent actors", category=UserWarning)
         self.count = count or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.pipeline, self.options = pipeline, options
         context = ray.data.DataContext.get_current()
