@@ -163,6 +163,8 @@ def _task(args: argparse.Namespace) -> int:
         except (OSError, orjson.JSONDecodeError) as exc:
             raise EtlError(f"cannot read the task body {args.body}: {exc}") from None
         options = _engine_options(args)  # refused before the task is created
+        if not args.run and (args.workers or args.engine != "local"):
+            raise EtlError("--workers and --engine apply to a run: add --run, or give them to task run")
         task_id = service.create(store, body, Path(args.allow_root), default_config())
         _print_json({"task_id": task_id})
         return _exit_code(service.run_task(store, task_id, **options)) if args.run else EXIT_OK
