@@ -17,6 +17,7 @@ their chunks themselves; passes after a checkpoint or deduplication read the wor
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import warnings
 from collections.abc import Iterable, Iterator
@@ -40,6 +41,10 @@ except ImportError:  # an optional extra: the local engine does not need it
     ray = None
     Datasource = object
 
+# Ray (2.59 and later) starts a cluster with token authentication when a token exists, but a client
+# given an address sends its token only when told to.
+TOKEN_HINT = (". If the cluster uses token authentication, run etlcore with RAY_AUTH_MODE=token and the "
+              "cluster's token in RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token")
 INSTALL_HINT = "--engine ray needs Ray: pip install 'etlcore[ray]' (or pip install 'ray[data]>=2.45')"
 
 
@@ -100,8 +105,12 @@ class RayWorkers:
         self._started_ray = not ray.is_initialized()
         if self._started_ray:
             with _quiet("ray"):  # a notice about token authentication, for example: etlcore's stderr is its own
-                ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False,
-                         include_dashboard=False, configure_logging=False)
+                try:
+                    ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False,
+                             include_dashboard=False, configure_logging=False)
+                except ConnectionError as exc:
+                    hint = "" if os.environ.get("RAY_AUTH_MODE") == "token" else TOKEN_HINT
+                    raise ConnectionError(f"cannot join the Ray cluster at {address}: {exc}{hint}") from None
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # a line per pass otherwise
         # Ray Data warns that an actor pool larger than the number of read tasks cannot be used, but one
         # read task (one file, or a pass's Parquet) streams many payloads, which every actor shares.
