@@ -35,12 +35,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def ray_head() -> Iterator[str]:
-    """A head node with token authentication, in a session of its own so that stopping it stops only
-    its processes, not any other Ray on the machine (`ray stop` would)."""
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A head node with token authentication, in a process session of its own so that stopping it
+    stops only its processes, not any other Ray on the machine (`ray stop` would), and with a temp dir
+    of its own, so that no later `ray.init()` takes it for the machine's current cluster."""
     port = _free_port()
     head = subprocess.Popen([RAY, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-                             "--include-dashboard=false", "--disable-usage-stats"],
+                             f"--temp-dir={tmp_path_factory.mktemp('ray')}", "--include-dashboard=false",
+                             "--disable-usage-stats"],
                             env={**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
