@@ -117,25 +117,23 @@ def test_a_ray_address_needs_the_ray_engine(tmp_path: Path, capsys: pytest.Captu
 def test_a_task_runs_on_ray_as_it_does_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str], local_ray: None) -> None:
     monkeypatch.chdir(tmp_path)
+    ids = {}
     for name in ("local", "ray"):
         write_json(tmp_path / f"{name}.json", {
             "name": f"clean-{name}", "inputs": [{"source": str(REPO / "resources/sample/corpus.jsonl")}],
             "work_path": {"path": name}, "template": {"id": "sys_data_cleaning", "operator_params": [
                 {"name": "remove_emoji", "params": {}},
                 {"name": "deduplication_simhash", "params": {"distance": "5"}}]}})
-    ids = {}
-    for name in ("local", "ray"):
         assert main(["task", "create", f"{name}.json"]) == 0
         ids[name] = orjson.loads(capsys.readouterr().out)["task_id"]
     assert main(["task", "run", ids["local"]]) == 0
     local = orjson.loads(capsys.readouterr().out)
     assert main(["task", "run", ids["ray"], "--engine", "ray"]) == 0
     on_ray = orjson.loads(capsys.readouterr().out)
-    ray_id, local_id = ids["ray"], ids["local"]
     assert comparable(on_ray) == comparable(local)
-    assert on_ray["result"]["processStatus"] == 2 and on_ray["result"]["etlTaskId"] == ray_id
-    assert (tmp_path / "ray" / ray_id / "output.jsonl").read_bytes() == (
-        tmp_path / "local" / local_id / "output.jsonl").read_bytes()
+    assert on_ray["result"]["processStatus"] == 2 and on_ray["result"]["etlTaskId"] == ids["ray"]
+    assert (tmp_path / "ray" / ids["ray"] / "output.jsonl").read_bytes() == (
+        tmp_path / "local" / ids["local"] / "output.jsonl").read_bytes()
     assert "engine ray," in Path(on_ray["result"]["logPath"]).read_text(encoding="utf-8")
 
 
