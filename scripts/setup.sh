@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install etlcore with its dev tools and the Ray engine from this checkout.
+# Create .venv (if missing) and install etlcore with its dev tools, the Ray engine and the server from this checkout.
 # Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import etlcore, pytest" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev,ray]'
+  .venv/bin/python -m pip install --quiet -e '.[dev,ray,server]'
   touch .venv/.installed
 fi

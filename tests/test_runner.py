@@ -133,8 +133,9 @@ def test_a_failing_operator_fails_the_run_and_leaves_no_output(tmp_path: Path, t
     response = etlcore.run(config, [source], tmp_path / "out.jsonl", batch_size=2)
     result = response["result"]
     assert result["processStatus"] == 4
-    assert response["success"] is False
+    assert response["success"] is True and response["status"] == 200  # the call worked; the run failed
     reason = "operator 'toy_boom' in stage 'filter' failed: ValueError: boom found"
+    assert result["exceptionResult"] == reason
     assert result["result"]["failReason"] == reason
     assert result["result"]["pipeline_stage_result"]["filter"]["status"] == "Failed"
     assert result["result"]["pipeline_stage_result"]["filter"]["failReason"] == reason

@@ -94,6 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
     versions_cmd.add_argument("--store", default=".etlcore/tasks.sqlite")
     versions_cmd.add_argument("--json", action="store_true")
 
+    serve_cmd = commands.add_parser("serve", help="the Qianfan and ModelArts task APIs and a web console over the "
+                                                  "task store (pip install 'etlcore[server]')")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8765)
+    serve_cmd.add_argument("--store", default=".etlcore/tasks.sqlite", help="the task store `etlcore task` uses")
+    serve_cmd.add_argument("--allow-root", default=".", help="every path in a request must lie inside this folder "
+                                                            "(default: the current folder)")
+    serve_cmd.add_argument("--max-running", type=_positive, default=1, help="tasks running at once; others wait")
+    serve_cmd.add_argument("--credentials", metavar="FILE", help="JSON map of access key to secret key (or to "
+                                                                 "{\"secret_key\", \"project_ids\"}), mode 600; "
+                                                                 "default: ETLCORE_ACCESS_KEY/ETLCORE_SECRET_KEY")
+    serve_cmd.add_argument("--no-auth", action="store_true", help="no authentication (loopback hosts only)")
+
     ops_cmd = commands.add_parser("ops", help="list operators by stage, or show one")
     ops_cmd.add_argument("name", nargs="?")
     ops_cmd.add_argument("--json", action="store_true", help="machine-readable output")
@@ -117,7 +130,8 @@ def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": _run, "ops": _ops, "task": _task, "dataset": _dataset, "analyse": _analyse}[args.command](args)
+        return {"run": _run, "ops": _ops, "task": _task, "dataset": _dataset, "analyse": _analyse,
+                "serve": _serve}[args.command](args)
     except EtlError as exc:
         sys.stderr.write(orjson.dumps(exc.to_json()).decode() + "\n")
         return EXIT_USAGE
@@ -186,6 +200,13 @@ def _task(args: argparse.Namespace) -> int:
                 print(f"{t['task_id']:<22}{t['template']:<22}{t['status']:>7}{t['input_rows'] or 0:>10}"
                       f"{t['output_rows'] or 0:>10}  {t['name']}")
     return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from etlcore.server.main import serve
+
+    return serve(args.host, args.port, args.store, args.allow_root, args.max_running, args.credentials,
+                 args.no_auth, default_config())
 
 
 def _dataset(args: argparse.Namespace) -> int:

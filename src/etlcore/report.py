@@ -127,7 +127,7 @@ def detail_response(info: RunInfo, operations: dict[str, Any], result: dict[str,
             "logPath": info.log_path,
         },
         "status": 200,
-        "success": info.process_status == DONE,
+        "success": True,  # the call worked; processStatus says how the run went (the SDK needs `code` otherwise)
     }
     if info.extra:
         response["etlcore"] = info.extra

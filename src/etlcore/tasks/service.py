@@ -25,7 +25,7 @@ from etlcore.errors import ConfigError, EtlError, json_kind
 from etlcore.io.writer import process_alive, write_atomic
 from etlcore.pipeline import Pipeline
 from etlcore.registry import STAGES, operators
-from etlcore.report import DONE, FAILED, NONE, RUNNING, TERMINATED, RunInfo, detail_response, stage_results
+from etlcore.report import DONE, FAILED, NONE, PAUSED, RUNNING, TERMINATED, RunInfo, detail_response, stage_results
 from etlcore.runner import run
 from etlcore.tasks.store import TaskStore
 
@@ -202,7 +202,7 @@ def _run_analysis(store: TaskStore, task: dict[str, Any], config: dict[str, Any]
         status, reason = DONE, ""
     except Exception as exc:  # recorded as the task's failure, like a failed run
         summary, status, reason = {"documents": 0, "invalid_rows": 0}, FAILED, f"{type(exc).__name__}: {exc}"
-    response = {**detail(store, task["id"]), "success": status == DONE,
+    response = {**detail(store, task["id"]), "success": True,
                 "etlcore": {"report": str(report / "report.html"), "summary": str(report / "summary.json"),
                             "statistics": str(report / "statistics.parquet"), "input_rows": summary["documents"],
                             "invalid_rows": summary["invalid_rows"]}}
@@ -213,16 +213,22 @@ def _run_analysis(store: TaskStore, task: dict[str, Any], config: dict[str, Any]
 
 
 def detail(store: TaskStore, task_id: str) -> dict[str, Any]:
-    """The task's detail response: its last run's; for a task not run yet (or running), the same shape
-    with processStatus 0 (1) and zero counts."""
+    """The task's detail response: its last run's; for a task not run yet (or running, or waiting for
+    its turn on a server), the same shape with processStatus 0 (1) and zero counts; a task the server
+    paused shows its last run with processStatus 5."""
     task = store.get(task_id)
     if task["result"] and task["status"] != RUNNING:
-        return orjson.loads(task["result"])
+        response = orjson.loads(task["result"])
+        if task["status"] == PAUSED:  # the run recorded its stop (3); the server paused it to resume later
+            response["result"]["processStatus"] = PAUSED
+            response["result"]["result"]["pauseReason"] = "the server stopped; the task resumes when it starts again"
+        return response
     config = orjson.loads(task["config"])
     pipeline = Pipeline(config)
     created = datetime.fromtimestamp(task["created"])
     info = RunInfo(signature=task_id, source_name=", ".join(orjson.loads(task["inputs"])), dest_name=task["dataset"],
-                   log_path="", started=created, finished=created, process_status=task["status"])
+                   log_path="", started=created, finished=created,
+                   process_status=RUNNING if task["queued"] and task["status"] == NONE else task["status"])
     response = detail_response(info, config, stage_results(pipeline, pipeline.new_counts(), exported=0))
     response["result"]["etlTaskId"] = task_id
     return response

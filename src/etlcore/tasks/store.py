@@ -32,13 +32,15 @@ CREATE TABLE IF NOT EXISTS tasks (
     task_dir TEXT NOT NULL,        -- output and work dir live here
     dataset TEXT NOT NULL,         -- the work path: the dataset versions are registered under
     create_version INTEGER NOT NULL,
-    status INTEGER NOT NULL,       -- processStatus: 0 none, 1 running, 2 done, 3 terminated, 4 failed
+    status INTEGER NOT NULL,       -- processStatus: 0 none, 1 running, 2 done, 3 terminated, 4 failed, 5 paused
     pid INTEGER,                   -- of the process running it
     created REAL NOT NULL,
     started REAL,
     finished REAL,
     input_rows INTEGER, output_rows INTEGER, rejected_rows INTEGER, invalid_rows INTEGER,
-    result TEXT                    -- the last run's detail response
+    result TEXT,                   -- the last run's detail response
+    queued REAL,                   -- when `etlcore serve` was asked to run it (NULL: not for the server)
+    parent TEXT                    -- the task this one is a further run (ModelArts version) of
 );
 CREATE TABLE IF NOT EXISTS versions (
     dataset TEXT NOT NULL,
@@ -53,7 +55,9 @@ CREATE TABLE IF NOT EXISTS versions (
 """
 TASK_COLUMNS = ("id", "name", "template", "body", "config", "inputs", "task_dir", "dataset", "create_version",
                 "status", "pid", "created", "started", "finished", "input_rows", "output_rows", "rejected_rows",
-                "invalid_rows", "result")
+                "invalid_rows", "result", "queued", "parent")
+# Columns added after schema version 1 was released: nullable, so older etlcore versions still read the store.
+ADDED_COLUMNS = {"queued": "REAL", "parent": "TEXT"}
 
 
 class TaskStore:
@@ -64,6 +68,10 @@ class TaskStore:
             for statement in SCHEMA.split(";"):  # not executescript: it would commit the transaction
                 if statement.strip():
                     db.execute(statement)
+            present = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE tasks ADD COLUMN {column} {kind}")
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -107,6 +115,10 @@ class TaskStore:
         with self._transaction() as db:
             db.execute(f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
                        [*map(_column, values.values()), task_id])
+
+    def delete(self, task_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
 
     def claim(self, task_id: str, pid: int) -> bool:
         """Mark the task running in process `pid`, unless another live process runs it already."""

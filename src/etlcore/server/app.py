@@ -1,0 +1,191 @@
+"""The ASGI application: both API families and the console over one task store, with the settings,
+credentials, body limit and authentication they share."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import secrets
+import stat
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from etlcore.errors import EtlError
+from etlcore.server.jobs import Jobs
+from etlcore.server.signatures import Key
+from etlcore.tasks.store import TaskStore
+
+log = logging.getLogger("etlcore.server")
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass
+class Settings:
+    store_path: Path
+    allowed_root: Path
+    keys: dict[str, Key] | None  # None: --no-auth (loopback only)
+    default_config: dict[str, Any]
+    max_running: int = 1
+    session_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def load_keys(credentials: str | None, environ: dict[str, str] | os._Environ[str] = os.environ) -> dict[str, Key]:
+    """The AK/SK pairs from `--credentials FILE` (a JSON map `{AK: SK}` or `{AK: {"secret_key": SK,
+    "project_ids": [...]}}`, readable by its owner only) or ETLCORE_ACCESS_KEY / ETLCORE_SECRET_KEY
+    (and ETLCORE_PROJECT_IDS, comma-separated)."""
+    if credentials:
+        path = Path(credentials)
+        try:
+            mode = path.stat().st_mode
+            document = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise EtlError(f"cannot read the credentials file {path}: {exc}") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise EtlError(f"the credentials file {path} is open to other users (mode {stat.S_IMODE(mode):o}); "
+                           f"chmod 600 {path}")
+        if not isinstance(document, dict) or not document:
+            raise EtlError(f"the credentials file {path} must be a JSON object mapping access keys to secret keys")
+        keys = {}
+        for access_key, entry in document.items():
+            if isinstance(entry, str) and entry:
+                keys[access_key] = Key(entry)
+            elif isinstance(entry, dict) and isinstance(entry.get("secret_key"), str) and entry["secret_key"] and \
+                    isinstance(entry.get("project_ids", []), list):
+                keys[access_key] = Key(entry["secret_key"], frozenset(map(str, entry.get("project_ids", []))))
+            else:
+                raise EtlError(f"credentials file {path}: the entry of access key {access_key!r} must be a secret "
+                               "key string or {\"secret_key\": ..., \"project_ids\": [...]}")
+        return keys
+    access_key, secret_key = environ.get("ETLCORE_ACCESS_KEY"), environ.get("ETLCORE_SECRET_KEY")
+    if access_key and secret_key:
+        projects = frozenset(p for p in environ.get("ETLCORE_PROJECT_IDS", "").split(",") if p)
+        return {access_key: Key(secret_key, projects)}
+    if access_key or secret_key:
+        raise EtlError("set both ETLCORE_ACCESS_KEY and ETLCORE_SECRET_KEY, or neither")
+    raise EtlError("no credentials: give --credentials FILE or set ETLCORE_ACCESS_KEY and ETLCORE_SECRET_KEY "
+                   "(or --no-auth, on a loopback address only)")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused (413) past 1 MB whether or not Content-Length says so."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def json_response(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    # The charset said outright: huaweicloudsdkcore would read an unlabelled body as ISO-8859-1.
+    return Response(orjson.dumps(document), status_code=status, headers=headers,
+                    media_type="application/json;charset=UTF-8")
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(settings: Settings) -> Starlette:
+    from etlcore.server import console, modelarts, qianfan
+
+    store = TaskStore(settings.store_path)
+    jobs = Jobs(store, settings.allowed_root, settings.max_running)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        jobs.start()
+        log.info("etlcore serve: store %s, allowed root %s, at most %d running", settings.store_path,
+                 settings.allowed_root, settings.max_running)
+        yield
+        log.info("etlcore serve: stopping; pausing %d running task(s)", jobs.running_count())
+        jobs.shutdown()
+
+    routes: list[BaseRoute] = [*qianfan.routes(), *modelarts.routes(), *console.routes()]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.jobs = jobs
+    return app
+
+
+def confine_sources(body: dict[str, Any], root: Path) -> tuple[dict[str, Any], list[str]]:
+    """The body with each input source made absolute (a relative one is read from `root`), and the
+    problems of sources that resolve (after `..` and symlinks) outside `root`."""
+    root = root.resolve()
+    body = dict(body)
+    problems = []
+    field_name = "inputs" if "inputs" in body else "data_source"
+    sources = body.get(field_name)
+    entries = sources if isinstance(sources, list) else [sources]
+    rewritten = []
+    for number, entry in enumerate(entries):
+        if isinstance(entry, dict) and isinstance(entry.get("source"), str):
+            text = entry["source"]
+            path = Path(text[len("file://"):] if text.startswith("file://") else text)
+            absolute = path if path.is_absolute() else root / path
+            resolved = absolute.resolve()
+            if resolved != root and root not in resolved.parents:
+                where = f"inputs[{number}]" if field_name == "inputs" else "data_source"
+                problems.append(f"{where}.source: {text} is outside the allowed folder {root}")
+            entry = {**entry, "source": str(absolute)}
+        rewritten.append(entry)
+    if isinstance(sources, list):
+        body[field_name] = rewritten
+    elif sources is not None:
+        body[field_name] = rewritten[0]
+    return body, problems
+
+
+def create_task(app_state: Any, body: Any, operations: dict[str, Any] | None = None, parent: str | None = None) -> str:
+    """Validate and store a ModelArts-shaped create body, and queue it to run; returns its id.
+    `operations`: the operationsV2 to run and echo as given (Qianfan), once the body's operators (the
+    same ones) are valid; `parent`: the task this one is a version of."""
+    from etlcore.errors import ConfigError
+    from etlcore.tasks import service
+
+    settings: Settings = app_state.settings
+    if not isinstance(body, dict):
+        from etlcore.errors import json_kind
+
+        raise EtlError(f"the request body must be a JSON object, got {json_kind(body)}")
+    body, problems = confine_sources(body, settings.allowed_root)
+    if problems:
+        raise ConfigError(problems)
+    task_id = service.create(app_state.store, body, settings.allowed_root, settings.default_config)
+    if operations is not None or parent is not None:
+        app_state.store.update(task_id, **({"config": operations} if operations is not None else {}),
+                               **({"parent": parent} if parent is not None else {}))
+    app_state.jobs.submit(task_id)
+    return task_id
