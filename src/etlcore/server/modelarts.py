@@ -69,6 +69,11 @@ def _endpoint(action: Any) -> Any:
     return endpoint
 
 
+def _status(task: dict[str, Any], detail: dict[str, Any]) -> int:
+    """A task waiting for its turn has not started: 0, where Qianfan's detail says 1 (API.md section 4)."""
+    return 0 if task["status"] == NONE else STATUS.get(detail["processStatus"], 0)
+
+
 def _task(state: Any, task_id: str) -> dict[str, Any]:
     try:
         return state.store.get(task_id)
@@ -102,7 +107,7 @@ def _describe(state: Any, task: dict[str, Any]) -> dict[str, Any]:
     versions = _runs(state, task)
     shown = {
         "task_id": task["id"], "name": task["name"], "description": body.get("description", ""),
-        "create_time": _millis(task["created"]), "status": STATUS.get(detail["processStatus"], 0),
+        "create_time": _millis(task["created"]), "status": _status(task, detail),
         "duration_seconds": _duration(task), "template": body.get("template", {"id": task["template"]}),
         "work_path": body.get("work_path", {"type": "OBS", "path": task["dataset"]}),
         "version_count": len(versions), "version_id": versions[-1]["id"], "version_name": _version_name(state, task),
@@ -130,7 +135,7 @@ def _version(state: Any, run: dict[str, Any], task_id: str) -> dict[str, Any]:
     deleted = (run["rejected_rows"] or 0) + (run["invalid_rows"] or 0)
     version = {
         "task_version_id": run["id"], "task_id": task_id, "version_name": _version_name(state, run),
-        "description": body.get("description", ""), "status": STATUS.get(detail["processStatus"], 0),
+        "description": body.get("description", ""), "status": _status(run, detail),
         "create_time": _millis(run["created"]), "update_time": _millis(run["finished"] or run["started"]
                                                                         or run["created"]),
         "duration_seconds": _duration(run), "template": body.get("template", {"id": run["template"]}),
