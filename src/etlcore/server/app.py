@@ -140,39 +140,10 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-def confine_sources(body: dict[str, Any], root: Path) -> tuple[dict[str, Any], list[str]]:
-    """The body with each input source made absolute (a relative one is read from `root`), and the
-    problems of sources that resolve (after `..` and symlinks) outside `root`."""
-    root = root.resolve()
-    body = dict(body)
-    problems = []
-    field_name = "inputs" if "inputs" in body else "data_source"
-    sources = body.get(field_name)
-    entries = sources if isinstance(sources, list) else [sources]
-    rewritten = []
-    for number, entry in enumerate(entries):
-        if isinstance(entry, dict) and isinstance(entry.get("source"), str):
-            text = entry["source"]
-            path = Path(text[len("file://"):] if text.startswith("file://") else text)
-            absolute = path if path.is_absolute() else root / path
-            resolved = absolute.resolve()
-            if resolved != root and root not in resolved.parents:
-                where = f"inputs[{number}]" if field_name == "inputs" else "data_source"
-                problems.append(f"{where}.source: {text} is outside the allowed folder {root}")
-            entry = {**entry, "source": str(absolute)}
-        rewritten.append(entry)
-    if isinstance(sources, list):
-        body[field_name] = rewritten
-    elif sources is not None:
-        body[field_name] = rewritten[0]
-    return body, problems
-
-
 def create_task(app_state: Any, body: Any, operations: dict[str, Any] | None = None, parent: str | None = None) -> str:
     """Validate and store a ModelArts-shaped create body, and queue it to run; returns its id.
     `operations`: the operationsV2 to run and echo as given (Qianfan), once the body's operators (the
     same ones) are valid; `parent`: the task this one is a version of."""
-    from etlcore.errors import ConfigError
     from etlcore.tasks import service
 
     settings: Settings = app_state.settings
@@ -180,9 +151,6 @@ def create_task(app_state: Any, body: Any, operations: dict[str, Any] | None = N
         from etlcore.errors import json_kind
 
         raise EtlError(f"the request body must be a JSON object, got {json_kind(body)}")
-    body, problems = confine_sources(body, settings.allowed_root)
-    if problems:
-        raise ConfigError(problems)
     task_id = service.create(app_state.store, body, settings.allowed_root, settings.default_config)
     if operations is not None or parent is not None:
         app_state.store.update(task_id, **({"config": operations} if operations is not None else {}),

@@ -2,10 +2,10 @@
 `max_running` at a time; the rest wait in the store (`queued`), so they survive a restart.
 
 The store is the only state: a task is waiting when `queued` is set and it has not run (status 0), or
-when the server paused it (status 5). A task the store calls running whose process is gone (the server
-and its task processes were killed) is resumed at the next start, from its checkpoints. Stopping the
-server pauses the running tasks: each is asked to stop at its next chunk boundary (its checkpoints are
-kept), then marked paused.
+when the server paused it (status 5). A task whose process is gone (the store settles it as terminated,
+"process gone": the server and its task processes were killed) is resumed at the next start, from its
+checkpoints. Stopping the server pauses the running tasks: each is asked to stop at its next chunk
+boundary (its checkpoints are kept), then marked paused.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 
 from etlcore.errors import EtlError
-from etlcore.io.writer import process_alive
 from etlcore.report import FAILED, NONE, PAUSED, RUNNING, TERMINATED
 from etlcore.tasks import service
-from etlcore.tasks.store import TaskStore
+from etlcore.tasks.store import PROCESS_GONE, TaskStore
 
 log = logging.getLogger("etlcore.server")
 POLL_SECONDS = 0.2
@@ -69,10 +68,10 @@ class Jobs:
     def start(self) -> None:
         """Resume what the last server left: tasks marked running whose process is gone become waiting
         (paused) again; then the loop starts the waiting tasks."""
-        for task in self.store.all():
-            if task["status"] == RUNNING and not (task["pid"] and process_alive(task["pid"])):
-                log.info("task %s was running in process %s, which is gone: resuming it", task["id"], task["pid"])
-                self.store.update(task["id"], status=PAUSED, pid=None, queued=task["queued"] or task["created"])
+        for task in self.store.all():  # reading settles a running task whose process is gone
+            if task["status"] == TERMINATED and task["stop_reason"] == PROCESS_GONE:
+                log.info("task %s was running in a process that is gone: resuming it", task["id"])
+                self.store.update(task["id"], status=PAUSED, queued=task["queued"] or task["created"])
         self._thread = threading.Thread(target=self._loop, name="etlcore-jobs", daemon=True)
         self._thread.start()
 
@@ -114,8 +113,8 @@ class Jobs:
         tasks = self.store.all()
         with self._lock:
             busy = len(self._children) + sum(
-                1 for t in tasks if t["status"] == RUNNING and t["id"] not in self._children
-                and t["pid"] and process_alive(t["pid"]))  # run by `etlcore task run` or a killed server
+                1 for t in tasks if t["status"] == RUNNING and t["queued"] and t["id"] not in self._children
+            )  # still run by a server killed before (the store settles those whose process is gone)
             waiting = sorted((t for t in tasks if t["id"] not in self._children and t["queued"]
                               and t["status"] in (NONE, PAUSED)), key=lambda t: t["queued"])
             for task in waiting:
@@ -143,17 +142,17 @@ class Jobs:
             task = self.store.get(task_id)
         except EtlError:
             return  # deleted while it ran
-        if pausing and task["status"] == TERMINATED:
-            self.store.update(task_id, status=PAUSED, pid=None)
-        elif (task["status"] == RUNNING and task["pid"] == child.pid) or (
-                not pausing and task["status"] in (NONE, PAUSED)):
-            # The process ended without recording an outcome: killed, or it refused to start the run (an
-            # input gone since create, say), which it says on its last line.
+        if pausing and task["status"] == TERMINATED:  # stopped at a chunk boundary, or killed before it said so
+            self.store.update(task_id, status=PAUSED, pid=None, stop_reason="server stopped")
+        elif not pausing and (task["status"] in (NONE, PAUSED) or task["stop_reason"] == PROCESS_GONE):
+            # The process ended without recording an outcome: it refused to start the run (an input gone
+            # since create, say: its last line says why) or it was killed.
             response = service.detail(self.store, task_id)
-            reason = _last_line(Path(task["task_dir"]) / "server-run.log") or \
-                f"the task process exited with code {child.returncode}"
+            reason = _last_line(Path(task["task_dir"]) / "server-run.log")
+            reason = f"the task process exited with code {child.returncode}" + (f": {reason}" if reason else "")
             response["result"].update(processStatus=FAILED, exceptionResult=reason)
-            self.store.update(task_id, status=FAILED, pid=None, queued=None, finished=time.time(), result=response)
+            self.store.update(task_id, status=FAILED, pid=None, queued=None, finished=time.time(), result=response,
+                              stop_reason=None)
         log.info("task %s: process %d ended with code %s", task_id, child.pid, child.returncode)
 
 
