@@ -217,3 +217,18 @@ def test_errors_of_the_task_commands(store: TaskStore, tmp_path: Path) -> None:
     with pytest.raises(etlcore.errors.EtlError) as error:
         service.run_task(store, task_id)
     assert error.value.code == "TaskRunning"
+
+
+def test_a_failed_run_is_a_successful_detail_call(store: TaskStore, tmp_path: Path, toy_operators: None) -> None:
+    """`success` says the call worked (the Qianfan SDK needs a `code` otherwise); processStatus 4 and
+    exceptionResult say how the run went, in `task detail` as in `etlcore run`'s result."""
+    rows = tmp_path / "in.jsonl"
+    rows.write_bytes(b'{"text": "fine"}\n{"text": "boom"}\n')
+    task_id = create(store, body(params=[{"name": "toy_boom", "params": {}}], inputs=[{"source": "in.jsonl"}]))
+    response = service.run_task(store, task_id)
+    reason = "operator 'toy_boom' in stage 'filter' failed: ValueError: boom found"
+    assert (response["success"], response["status"], response["result"]["processStatus"]) == (True, 200, 4)
+    assert response["result"]["exceptionResult"] == reason
+    detail = service.detail(store, task_id)
+    assert (detail["success"], detail["status"], detail["result"]["processStatus"]) == (True, 200, 4)
+    assert detail["result"]["exceptionResult"] == reason
