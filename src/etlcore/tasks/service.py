@@ -25,10 +25,10 @@ from urllib.parse import unquote, urlparse
 
 import orjson
 
-from etlcore.config import find_operations, validate
+from etlcore.config import find_operations, load_config, validate
 from etlcore.errors import ConfigError, EtlError, json_kind
 from etlcore.io.writer import write_atomic
-from etlcore.pipeline import Pipeline
+from etlcore.pipeline import Counts, OperatorCount
 from etlcore.registry import STAGES, operators
 from etlcore.report import DONE, FAILED, NONE, PAUSED, RUNNING, TERMINATED, RunInfo, detail_response, stage_results
 from etlcore.runner import run
@@ -294,7 +294,7 @@ def detail(store: TaskStore, task_id: str) -> dict[str, Any]:
             response["result"]["result"]["pauseReason"] = "the server stopped; the task resumes when it starts again"
         return response
     config = orjson.loads(task["config"])
-    pipeline = Pipeline(config)
+    outline = _Outline(config)
     created = datetime.fromtimestamp(task["created"])
     gone = task["stop_reason"] == PROCESS_GONE
     info = RunInfo(signature=task_id, source_name=", ".join(orjson.loads(task["inputs"])), dest_name=task["dataset"],
@@ -302,9 +302,22 @@ def detail(store: TaskStore, task_id: str) -> dict[str, Any]:
                    process_status=RUNNING if task["queued"] and task["status"] == NONE else task["status"],
                    exception=f"the process running it ended without reporting (killed?); `etlcore task run "
                              f"{task_id}` resumes it from its checkpoints" if gone else "")
-    response = detail_response(info, config, stage_results(pipeline, pipeline.new_counts(), exported=0))
+    response = detail_response(info, config, stage_results(outline, outline.new_counts(), exported=0))  # type: ignore[arg-type]
     response["result"]["etlTaskId"] = task_id
     return response
+
+
+class _Outline:
+    """The configured operator classes by stage: all a detail with zero counts needs. Building the
+    operators (a Pipeline) would load their models: seconds, and memory, in a server answering polls."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        steps = load_config(config).steps
+        self.operators = {stage: [step.operator for step in steps.get(stage, [])] for stage in STAGES}
+
+    def new_counts(self) -> Counts:
+        return Counts(operators={stage: [OperatorCount(cls.name) for cls in classes]
+                                 for stage, classes in self.operators.items()})
 
 
 def listing(store: TaskStore) -> list[dict[str, Any]]:

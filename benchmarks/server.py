@@ -1,0 +1,189 @@
+"""`etlcore serve` under load.
+
+    .venv/bin/python benchmarks/server.py [--poll-docs 20000] [--task-docs 100000] [--pollers 20]
+
+1. Detail-poll latency: `--pollers` threads each POST a signed `/wenxinworkshop/etl/detail` every 0.1 s
+   while a task (the seed config, one worker: an input under 32 MB) runs in the server's task process;
+   the latency of each request as the client sees it, p50/p99 (goal p99 < 50 ms).
+2. Create latency: 50 creates one after another into a server whose one slot is taken (they wait).
+3. One task of `--task-docs` documents through the API (create, then poll detail every 0.2 s until
+   processStatus 2) against `etlcore run` on the same input and config (goal: within 5 %), outputs
+   compared byte for byte.
+
+Requests are signed with bce-auth-v1 by Baidu's own signer (the one the qianfan SDK uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+from baidubce.auth import bce_credentials, bce_v1_signer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import REPO, corpus
+
+AK, SK = "bench-ak", "bench-sk"
+SEED = json.loads((REPO / "resources/sample/operations.json").read_text())
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+
+def signed(port: int, path: str) -> dict[str, str]:
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    headers = {b"host": f"127.0.0.1:{port}".encode(), b"content-type": b"application/json",
+               b"x-bce-date": date.encode()}
+    authorization = bce_v1_signer.sign(bce_credentials.BceCredentials(AK, SK), b"POST", path.encode(), headers, {},
+                                       headers_to_sign=set(headers))
+    return {"Content-Type": "application/json", "x-bce-date": date,
+            "Authorization": authorization.decode() if isinstance(authorization, bytes) else authorization}
+
+
+class Server:
+    def __init__(self, root: Path, port: int) -> None:
+        self.root, self.port = root, port
+        env = {**os.environ, "ETLCORE_ACCESS_KEY": AK, "ETLCORE_SECRET_KEY": SK}
+        self.log = (root / "server.log").open("ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "etlcore", "serve", "--port", str(port),
+                                         "--allow-root", str(root), "--store", str(root / "tasks.sqlite")],
+                                        cwd=root, env=env, stdout=self.log, stderr=self.log)
+        for _ in range(300):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/login", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("the server did not start")
+
+    def call(self, action: str, body: dict, session: requests.Session | None = None) -> tuple[dict, float]:
+        path = f"/wenxinworkshop/etl/{action}"
+        started = time.perf_counter()
+        answer = (session or requests).post(f"http://127.0.0.1:{self.port}{path}", json=body,
+                                            headers=signed(self.port, path), timeout=60)
+        elapsed = time.perf_counter() - started
+        answer.raise_for_status()
+        return answer.json(), elapsed
+
+    def create(self, source: Path, name: str = "bench") -> tuple[str, float]:
+        body, elapsed = self.call("create", {"etlTaskName": name, "sourceDatasetId": str(source),
+                                             "destDatasetId": "out", "entityType": 2, "operationsV2": SEED})
+        return body["result"], elapsed
+
+    def status(self, task_id: str) -> int:
+        return self.call("detail", {"etlId": task_id})[0]["result"]["processStatus"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(180)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def poll_latency(root: Path, docs: int, pollers: int) -> dict:
+    source = root / "poll.jsonl"
+    shutil.copy(corpus(docs), source)
+    server = Server(root, 18781)
+    try:
+        task_id, _ = server.create(source)
+        while server.status(task_id) != 1 or not list((root / "out" / task_id / "work").glob("logs/*.log")):
+            time.sleep(0.1)
+        latencies: list[float] = []
+        done = threading.Event()
+
+        def poll() -> None:
+            session = requests.Session()
+            while not done.is_set():
+                body, elapsed = server.call("detail", {"etlId": task_id}, session)
+                latencies.append(elapsed)
+                if body["result"]["processStatus"] != 1:
+                    done.set()
+                time.sleep(0.1)
+
+        threads = [threading.Thread(target=poll) for _ in range(pollers)]
+        clock = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - clock
+        statuses = server.status(task_id)
+    finally:
+        server.stop()
+    return {"pollers": pollers, "requests": len(latencies), "seconds": round(seconds, 1),
+            "requests_per_s": round(len(latencies) / seconds, 1), "final_status": statuses,
+            "p50_ms": round(1000 * statistics.median(latencies), 1),
+            "p99_ms": round(1000 * percentile(latencies, 0.99), 1),
+            "max_ms": round(1000 * max(latencies), 1)}
+
+
+def create_latency(root: Path) -> dict:
+    source = root / "small.jsonl"
+    shutil.copy(REPO / "resources/sample/corpus.jsonl", source)
+    big = root / "slot.jsonl"
+    shutil.copy(corpus(20_000), big)
+    server = Server(root, 18782)
+    try:
+        server.create(big, "slot")  # takes the one slot: the created tasks wait
+        times = [server.create(source, f"c{n}")[1] for n in range(50)]
+    finally:
+        server.stop()
+    return {"creates": len(times), "p50_ms": round(1000 * statistics.median(times), 1),
+            "p99_ms": round(1000 * percentile(times, 0.99), 1), "max_ms": round(1000 * max(times), 1)}
+
+
+def task_against_run(root: Path, docs: int) -> dict:
+    source = root / "task.jsonl"
+    shutil.copy(corpus(docs), source)
+    (root / "seed.json").write_text(json.dumps(SEED))
+    clock = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "etlcore", "run", str(source), "--config", str(root / "seed.json"),
+                    "--output", str(root / "direct.jsonl"), "--quiet"], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    direct = time.perf_counter() - clock
+    server = Server(root, 18783)
+    try:
+        clock = time.perf_counter()
+        task_id, _ = server.create(source)
+        while (status := server.status(task_id)) not in (2, 3, 4):
+            time.sleep(0.2)
+        through_api = time.perf_counter() - clock
+    finally:
+        server.stop()
+    same = (root / "out" / task_id / "output.jsonl").read_bytes() == (root / "direct.jsonl").read_bytes()
+    return {"docs": docs, "status": status, "etlcore_run_s": round(direct, 2), "api_s": round(through_api, 2),
+            "api_over_run": round(through_api / direct, 3), "byte_identical": same}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--poll-docs", type=int, default=20_000)
+    parser.add_argument("--task-docs", type=int, default=100_000)
+    parser.add_argument("--pollers", type=int, default=20)
+    parser.add_argument("--part", choices=["poll", "create", "task", "all"], default="all")
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="etlcore-serve-bench-") as folder:
+        for part, measure in (("poll", lambda r: poll_latency(r, args.poll_docs, args.pollers)),
+                              ("create", create_latency), ("task", lambda r: task_against_run(r, args.task_docs))):
+            if args.part in (part, "all"):
+                root = Path(folder) / part
+                root.mkdir()
+                results[part] = measure(root)
+                print(json.dumps({part: results[part]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
