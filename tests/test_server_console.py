@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from serverkit import AK, SAMPLE, SEED_OPERATIONS, SK, Server
+from serverkit import AK, SAMPLE, SEED_OPERATIONS, SK, ModelArts, Server, modelarts_body, wait_for
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
@@ -161,8 +161,19 @@ def test_the_console_needs_a_login_and_a_no_auth_server_serves_loopback(tmp_path
         assert forged.status_code == 303
     finally:
         server.stop()
+    (tmp_path / "data").mkdir()
+    shutil.copy(SAMPLE, tmp_path / "data" / "corpus.jsonl")
     open_server = Server(tmp_path, extra=("--no-auth",)).start()
     try:
         assert requests.get(open_server.url + "/", timeout=10).status_code == 200
+        # An analysis task's page links its report, served from the task's folder.
+        body = modelarts_body("data/corpus.jsonl", params=[], template={"id": "sys_data_analyse"})
+        task_id = ModelArts(open_server).call("POST", "", body)["task_id"]
+        page = wait_for(lambda: 'id="report"' in (text := requests.get(f"{open_server.url}/tasks/{task_id}",
+                                                                        timeout=10).text) and text, timeout=120)
+        assert '<span class="s2" id="status">done</span>' in page
+        report = requests.get(f"{open_server.url}/tasks/{task_id}/report", timeout=10)
+        assert report.status_code == 200 and report.text == (
+            tmp_path / "work/modelarts" / task_id / "report/report.html").read_text()
     finally:
         open_server.stop()

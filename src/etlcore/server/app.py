@@ -21,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from etlcore.errors import EtlError
+from etlcore.errors import EtlError, json_kind
 from etlcore.server.jobs import Jobs
 from etlcore.server.signatures import Key
+from etlcore.tasks import service
 from etlcore.tasks.store import TaskStore
 
 log = logging.getLogger("etlcore.server")
@@ -144,12 +145,8 @@ def create_task(app_state: Any, body: Any, operations: dict[str, Any] | None = N
     """Validate and store a ModelArts-shaped create body, and queue it to run; returns its id.
     `operations`: the operationsV2 to run and echo as given (Qianfan), once the body's operators (the
     same ones) are valid; `parent`: the task this one is a version of."""
-    from etlcore.tasks import service
-
     settings: Settings = app_state.settings
     if not isinstance(body, dict):
-        from etlcore.errors import json_kind
-
         raise EtlError(f"the request body must be a JSON object, got {json_kind(body)}")
     task_id = service.create(app_state.store, body, settings.allowed_root, settings.default_config)
     if operations is not None or parent is not None:

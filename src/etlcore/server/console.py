@@ -21,7 +21,7 @@ from html import escape
 from itertools import islice
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from etlcore.config import find_operations
 from etlcore.errors import EtlError
 from etlcore.registry import STAGES
 from etlcore.report import DONE, FAILED, NONE, PAUSED, RUNNING, TERMINATED
@@ -72,8 +73,6 @@ def _session_user(request: Request) -> str | None:
         return "local" if is_loopback(client) else None
     token = request.cookies.get(COOKIE, "")
     payload, _, signature = token.rpartition("|")
-    from urllib.parse import unquote
-
     access_key, _, expires = unquote(payload).rpartition("|")
     if not access_key or not expires.isdigit() or int(expires) < time.time():
         return None
@@ -424,8 +423,6 @@ async def _create(request: Request) -> Response:
         body["work_path"] = {"type": "OBS", "path": values["work_path"].strip()}
     given = None
     if operations is not None:
-        from etlcore.config import find_operations
-
         try:
             given, _ = find_operations(operations)
         except EtlError as exc:

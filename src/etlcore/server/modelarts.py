@@ -6,6 +6,7 @@ task of its own in the store, with `parent` = the task)."""
 from __future__ import annotations
 
 import contextlib
+import time
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -88,10 +89,9 @@ def _millis(moment: float | None) -> int:
 def _duration(task: dict[str, Any]) -> int:
     if not task["started"]:
         return 0
-    import time
-
-    return int((task["finished"] or time.time()) - task["started"]) if task["finished"] or \
-        task["status"] == RUNNING else 0
+    if task["finished"]:
+        return int(task["finished"] - task["started"])
+    return int(time.time() - task["started"]) if task["status"] == RUNNING else 0
 
 
 def _version_name(state: Any, task: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -150,8 +151,6 @@ def _list(state: Any, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain_time(moment: float) -> str:
-    from datetime import datetime
-
     return datetime.fromtimestamp(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
