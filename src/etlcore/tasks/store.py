@@ -45,9 +45,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     started REAL,
     finished REAL,
     input_rows INTEGER, output_rows INTEGER, rejected_rows INTEGER, invalid_rows INTEGER,
-    result TEXT,                   -- the last run's detail response
-    queued REAL,                   -- when `etlcore serve` was asked to run it (NULL: not for the server)
-    parent TEXT                    -- the task this one is a further run (ModelArts version) of
+    result TEXT                    -- the last run's detail response
 );
 CREATE TABLE IF NOT EXISTS versions (
     dataset TEXT NOT NULL,
