@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import gzip
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
@@ -59,21 +61,23 @@ def test_row_nested_deeper_than_the_limit_goes_to_invalid(tmp_path: Path, capfd:
     deep = [orjson.dumps({"id": "arrays-49", "text": "D", "f": nested(49, "array")}),
             b'{"id": "objects-120", "text": "E", "g": ' + orjson.dumps(nested(120, "object")) + b"}",
             b'{"id": "arrays-300", "text": "F", "f": ' + b"[" * 300 + b"1" + b"]" * 300 + b"}",
-            b'{"id": "arrays-1000", "text": "G", "h": {"x": ' + b"[" * 1000 + b"]" * 1000 + b"}}"]
+            b'{"id": "arrays-1000", "text": "G", "h": {"x": ' + b"[" * 1000 + b"]" * 1000 + b"}}",
+            b'{"id": ' + orjson.dumps(nested(49, "object")) + b', "text": "H"}']
     source = tmp_path / "in.jsonl"
     source.write_bytes(b"\n".join([orjson.dumps(kept[0]), deep[0], orjson.dumps(kept[1]), deep[1], deep[2],
-                                   orjson.dumps(kept[2]), deep[3]]) + b"\n")
+                                   orjson.dumps(kept[2]), deep[3], deep[4]]) + b"\n")
     output = tmp_path / output_name
     code, counts, work = etl(tmp_path, capfd, CHECKPOINT_AND_DEDUP, [source], output)
-    assert (code, counts) == (0, (7, 3, 0, 4))
+    assert (code, counts) == (0, (8, 3, 0, 5))
     invalid = read_jsonl(work / "invalid.jsonl")
     assert [(row["line"], row["raw"].encode()) for row in invalid] == [(2, deep[0]), (4, deep[1]), (5, deep[2]),
-                                                                       (7, deep[3])]
+                                                                       (7, deep[3]), (8, deep[4])]
     assert [row["reason"] for row in invalid] == [
         "field 'f' is nested more than 48 levels deep (arrays and objects)",
         "field 'g' is nested more than 48 levels deep (arrays and objects)",
         "field 'f' is nested more than 48 levels deep (arrays and objects)",
-        "field 'h' is nested more than 48 levels deep (arrays and objects)"]
+        "field 'h' is nested more than 48 levels deep (arrays and objects)",
+        "field 'id' is nested more than 48 levels deep (arrays and objects)"]
     rows = read_jsonl(output) if output_name.endswith(".jsonl") else pq.read_table(output).to_pylist()
     expected = [{"f": None, "g": None, **row} for row in kept]
     for row in expected:
@@ -124,22 +128,30 @@ def test_row_integers_beyond_64_bits_keep_their_digits(tmp_path: Path, capfd: py
         b'{"id": 10000000000000000000000016, "text": "two", "n": 5, "deep": {"v": [18446744073709551616, 1.5]}}\n',
         b'{"id": -9223372036854775809, "text": "three", "n": 1e25, "deep": {"v": [2]}}\n',
         b'{"id": 7, "text": "four 1234567890123456789012", "n": 6}\n',
+        b'{"id": [10000000000000000000000011, 2.5], "text": "five", "n": 0}\n',
     ]))
     output = tmp_path / "out.jsonl"
     code, counts, _ = etl(tmp_path, capfd, CHECKPOINT_AND_DEDUP, [source], output)
-    assert (code, counts) == (0, (4, 4, 0, 0))
+    assert (code, counts) == (0, (5, 5, 0, 0))
     assert output.read_bytes() == (
         b'{"id":"10000000000000000000000011","text":"one","n":123456789012345678901234567890,"deep":null}\n'
         b'{"id":"10000000000000000000000016","text":"two","n":5,"deep":{"v":[18446744073709551616,1.5]}}\n'
         b'{"id":"-9223372036854775809","text":"three","n":1e+25,"deep":{"v":[2]}}\n'
-        b'{"id":"7","text":"four 1234567890123456789012","n":6,"deep":null}\n')
+        b'{"id":"7","text":"four 1234567890123456789012","n":6,"deep":null}\n'
+        b'{"id":"[10000000000000000000000011,2.5]","text":"five","n":0,"deep":null}\n')
     parquet = tmp_path / "out.parquet"
     code, counts, _ = etl(tmp_path, capfd, CHECKPOINT_AND_DEDUP, [source], parquet)
-    assert (code, counts) == (0, (4, 4, 0, 0))
+    assert (code, counts) == (0, (5, 5, 0, 0))
     table = pq.read_table(parquet)
     assert table["id"].to_pylist() == ["10000000000000000000000011", "10000000000000000000000016",
-                                       "-9223372036854775809", "7"]
-    assert table["n"].to_pylist() == ["123456789012345678901234567890", "5", "1e+25", "6"]
+                                       "-9223372036854775809", "7", "[10000000000000000000000011,2.5]"]
+    assert table["n"].to_pylist() == ["123456789012345678901234567890", "5", "1e+25", "6", "0"]
+    ids = pa.array([Decimal("10000000000000000000000011"), Decimal("10000000000000000000000016")], pa.decimal128(26))
+    pq.write_table(pa.table({"id": ids, "text": ["a", "b"]}), tmp_path / "decimal-ids.parquet")
+    code, counts, _ = etl(tmp_path, capfd, CHECKPOINT_AND_DEDUP, [tmp_path / "decimal-ids.parquet"], output)
+    assert (code, counts) == (0, (2, 2, 0, 0))
+    assert output.read_bytes() == (b'{"id":"10000000000000000000000011","text":"a"}\n'
+                                   b'{"id":"10000000000000000000000016","text":"b"}\n')
 
 
 def test_row_utf8_bom_at_the_start_of_a_file_is_stripped(tmp_path: Path, capfd: pytest.CaptureFixture[str],

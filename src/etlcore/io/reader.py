@@ -166,13 +166,13 @@ def parse_chunk(chunk: Chunk, options: ReadOptions) -> Batch:
         table = pa.Table.from_batches([chunk.record_batch])
         lines = range(chunk.first_row, chunk.first_row + table.num_rows)
         return check_table(table, chunk.file.source, lines, options.text_column, options.id_column)
-    builder = _BatchBuilder(chunk.file, options)
     lines = chunk.lines
     if chunk.span:
         with open(chunk.file.path, "rb") as stream:
             lines = os.pread(stream.fileno(), chunk.span[1], chunk.span[0])
     if chunk.first_line == 1 and lines.startswith(codecs.BOM_UTF8):  # the file's start: not part of a row
         lines = lines[len(codecs.BOM_UTF8):]
+    builder = _BatchBuilder(chunk.file, options, lines, chunk.first_line)
     for line, raw in enumerate(lines.split(b"\n"), chunk.first_line):
         raw = raw.rstrip(b"\r")
         if raw.strip():
@@ -199,13 +199,13 @@ def _open(file: InputFile) -> IO[bytes]:
 class _BatchBuilder:
     """Parses the lines of one chunk into rows (text, id, other fields), then one Arrow table."""
 
-    def __init__(self, file: InputFile, options: ReadOptions) -> None:
+    def __init__(self, file: InputFile, options: ReadOptions, chunk_lines: bytes, first_line: int) -> None:
         self.file, self.options = file, options
+        self.chunk_lines, self.first_line = chunk_lines, first_line
         self.texts: list[str] = []
         self.ids: list[str] = []
         self.others: list[dict[str, Any]] = []
-        self.lines: list[int] = []
-        self.raws: list[bytes] = []
+        self.lines: list[int] = []  # of the rows
         self.columns: dict[str, None] = {}  # column order of first appearance
         self.invalid: list[InvalidRow] = []
         self.float_ids = False  # an id read as a float may be an integer beyond 64 bits
@@ -232,7 +232,6 @@ class _BatchBuilder:
         self.ids.append(f"{self.file.source}:{line}")
         self.others.append({})
         self.lines.append(line)
-        self.raws.append(raw)
 
     def _add_json_line(self, line: int, raw: bytes) -> None:
         try:
@@ -256,16 +255,18 @@ class _BatchBuilder:
         if not isinstance(text, str):
             self.add_invalid(line, f"text field '{text_column}' is not a string (got {json_kind(text)})", raw)
             return
+        identifier = row.get(id_column)
+        if isinstance(identifier, (dict, list)) and _nests_deeper(identifier, MAX_NESTING):
+            self.add_invalid(line, _too_deep(id_column), raw)
+            return
         for key in row:
             self.columns.setdefault(key)
-        identifier = row.get(id_column)
         if type(identifier) is float:
             self.float_ids = True
         self.texts.append(text)
         self.ids.append(_id_text(identifier, self.file.source, line))
         self.others.append(row)
         self.lines.append(line)
-        self.raws.append(raw)
 
     def build(self) -> Batch:
         text_column, id_column = self.options.text_column, self.options.id_column
@@ -302,12 +303,12 @@ class _BatchBuilder:
                 continue
             for position, row in enumerate(self.others):
                 if position not in deep and _nests_deeper(row.get(name), MAX_NESTING):
-                    deep[position] = (f"field '{name}' is nested more than {MAX_NESTING} levels deep "
-                                      "(arrays and objects)")
+                    deep[position] = _too_deep(name)
+        raws = self._raw_lines() if deep else []
         for position, reason in deep.items():
-            self.add_invalid(self.lines[position], reason, self.raws[position])
+            self.add_invalid(self.lines[position], reason, raws[self.lines[position] - self.first_line])
         if deep:
-            for rows in (self.texts, self.ids, self.others, self.lines, self.raws):
+            for rows in (self.texts, self.ids, self.others, self.lines):
                 rows[:] = [row for position, row in enumerate(rows) if position not in deep]
             kept = {key: None for row in self.others for key in row}  # a field only the dropped rows had goes
             for name in [name for name in typed if name not in kept]:
@@ -320,7 +321,9 @@ class _BatchBuilder:
         if not (self.float_ids or any(array is None or _holds_floats(array.type) for array in typed.values())):
             return False
         changed = False
-        for position, raw in enumerate(self.raws):
+        raws = self._raw_lines()
+        for position, line in enumerate(self.lines):
+            raw = raws[line - self.first_line]
             if _LONG_DIGITS.search(raw):
                 row = json.loads(raw)  # orjson read it, so it is valid JSON: only the integers differ
                 self.others[position] = row
@@ -328,6 +331,10 @@ class _BatchBuilder:
                                               self.lines[position])
                 changed = True
         return changed
+
+    def _raw_lines(self) -> list[bytes]:
+        """The chunk's lines again, as `parse_chunk` cut them: kept only while a row needs them."""
+        return [raw.rstrip(b"\r") for raw in self.chunk_lines.split(b"\n")]
 
 
 _BLOCK_BYTES = 8 * 1024 * 1024
@@ -453,8 +460,8 @@ def _invalid_rows(table: pa.Table, source: str, lines: list[int], reason: str) -
 def _ids_as_text(ids: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
         return ids.cast(pa.string())
-    if pa.types.is_integer(ids.type):
-        return ids.cast(pa.string())
+    if pa.types.is_integer(ids.type) or (pa.types.is_decimal(ids.type) and ids.type.scale == 0):
+        return ids.cast(pa.string())  # in decimal, every digit (a Parquet id beyond 64 bits is a decimal)
     return pa.chunked_array([pa.array([None if v is None else orjson.dumps(v, default=str).decode()
                                        for v in ids.to_pylist()], pa.string())])
 
@@ -467,7 +474,11 @@ def _id_text(value: Any, source: str, line: int) -> str:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return orjson.dumps(value).decode()
+    return json_text(value)
+
+
+def _too_deep(name: str) -> str:
+    return f"field '{name}' is nested more than {MAX_NESTING} levels deep (arrays and objects)"
 
 
 def _typed_column(values: list[Any]) -> pa.Array | None:
