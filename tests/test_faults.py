@@ -98,8 +98,8 @@ def test_row_field_changing_type_between_batches_and_files(tmp_path: Path, capfd
     for path, rows in zip(sources, (first, second)):
         path.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
     by_id = {row["id"]: row for row in first + second}
-    for output in (tmp_path / "out.jsonl", tmp_path / "out.parquet"):
-        code, counts, _ = etl(tmp_path, capfd, CHECKPOINT_AND_DEDUP, sources, output)
+    for output, workers in ((tmp_path / "out.jsonl", "1"), (tmp_path / "out.parquet", "2")):
+        code, counts, _ = etl(tmp_path, capfd, CHECKPOINT_AND_DEDUP, sources, output, "--workers", workers)
         assert (code, counts) == (0, (10_005, 10_005, 0, 0))
         if output.suffix == ".jsonl":
             for row in read_jsonl(output):  # every input value, exactly; a field the row lacked is null
