@@ -193,3 +193,24 @@ def test_row_input_naming_an_existing_file_with_glob_characters(tmp_path: Path, 
     code, counts, _ = etl(tmp_path, capfd, config, [str(tmp_path / "sub[a]")], output)
     assert (code, counts) == (0, (1, 1, 0, 0))
     assert read_jsonl(output) == [{"id": "in-folder", "text": "folder"}]
+
+
+def test_row_json_text_mark_of_a_parquet_input_holds_only_for_json(tmp_path: Path,
+                                                                   capfd: pytest.CaptureFixture[str]) -> None:
+    """An etlcore Parquet output read back writes its JSON text as JSON; a forged mark on text that is not
+    JSON cannot put that text raw into a JSON Lines output."""
+    schema = pa.schema([pa.field("text", pa.string()), pa.field("m", pa.string(), metadata={b"etlcore": b"json"})])
+    for name, values in (("good", ['{"a":1}', None, '"s"']), ("forged", ['{"a":1}', '1} {"x', None])):
+        table = pa.Table.from_arrays([pa.array(["x", "y", "z"]), pa.array(values)], schema=schema)
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+    output = tmp_path / "out.jsonl"
+    code, counts, _ = etl(tmp_path, capfd, {}, [tmp_path / "good.parquet"], output)
+    assert (code, counts) == (0, (3, 3, 0, 0))
+    assert output.read_bytes() == (b'{"id":"good.parquet:1","text":"x","m":{"a":1}}\n'
+                                   b'{"id":"good.parquet:2","text":"y","m":null}\n'
+                                   b'{"id":"good.parquet:3","text":"z","m":"s"}\n')
+    code, counts, _ = etl(tmp_path, capfd, {}, [tmp_path / "forged.parquet"], output)
+    assert (code, counts) == (0, (3, 3, 0, 0))
+    assert output.read_bytes() == (b'{"id":"forged.parquet:1","text":"x","m":"{\\"a\\":1}"}\n'
+                                   b'{"id":"forged.parquet:2","text":"y","m":"1} {\\"x"}\n'
+                                   b'{"id":"forged.parquet:3","text":"z","m":null}\n')

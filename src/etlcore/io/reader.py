@@ -436,16 +436,20 @@ def _trusted_json_text(table: pa.Table) -> pa.Table:
     """A Parquet input may mark a column as JSON text (an etlcore output does): the mark stays only when
     every value is JSON, so that no writer puts anything else in a JSON Lines file."""
     for position, column in enumerate(table.schema):
-        if not is_json_text(column):
-            continue
-        try:
-            valid = pa.types.is_string(column.type) and all(
-                value is None or orjson.loads(value) is not _MISSING for value in table[column.name].to_pylist())
-        except orjson.JSONDecodeError:
-            valid = False
-        if not valid:
+        if is_json_text(column) and not (pa.types.is_string(column.type)
+                                         and _all_json(table[column.name].to_pylist())):
             table = table.set_column(position, pa.field(column.name, column.type), table[column.name])
     return table
+
+
+def _all_json(texts: list[str | None]) -> bool:
+    try:
+        for text in texts:
+            if text is not None:
+                orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _all_invalid(table: pa.Table, source: str, lines: range, reason: str) -> Batch:
