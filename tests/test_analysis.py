@@ -53,7 +53,8 @@ def test_statistics_are_the_filters_own_and_the_cutoffs_agree_with_a_run(tmp_pat
 def test_the_analyse_template_writes_the_report(tmp_path: Path, monkeypatch: object) -> None:
     monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
     store = TaskStore(tmp_path / "tasks.sqlite")
-    body = {"name": "V001", "data_source": {"type": "DATASET", "source": str(SAMPLE)},
+    (tmp_path / "corpus.jsonl").write_bytes(SAMPLE.read_bytes())
+    body = {"name": "V001", "data_source": {"type": "DATASET", "source": "corpus.jsonl"},
             "template": {"id": "sys_data_analyse",
                          "operator_params": [{"id": "sys_data_analyse", "params": {"op_list": []}}]}}
     task_id = service.create(store, body, tmp_path, default_config())

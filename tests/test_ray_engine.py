@@ -117,10 +117,11 @@ def test_a_ray_address_needs_the_ray_engine(tmp_path: Path, capsys: pytest.Captu
 def test_a_task_runs_on_ray_as_it_does_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str], local_ray: None) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "corpus.jsonl").write_bytes((REPO / "resources/sample/corpus.jsonl").read_bytes())
     ids = {}
     for name in ("local", "ray"):
         write_json(tmp_path / f"{name}.json", {
-            "name": f"clean-{name}", "inputs": [{"source": str(REPO / "resources/sample/corpus.jsonl")}],
+            "name": f"clean-{name}", "inputs": [{"source": "corpus.jsonl"}],
             "work_path": {"path": name}, "template": {"id": "sys_data_cleaning", "operator_params": [
                 {"name": "remove_emoji", "params": {}},
                 {"name": "deduplication_simhash", "params": {"distance": "5"}}]}})
@@ -140,8 +141,9 @@ def test_a_task_runs_on_ray_as_it_does_locally(tmp_path: Path, monkeypatch: pyte
 def test_task_engine_options_are_checked_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "corpus.jsonl").write_bytes((REPO / "resources/sample/corpus.jsonl").read_bytes())
     write_json(tmp_path / "analyse.json", {
-        "name": "look", "inputs": [{"source": str(REPO / "resources/sample/corpus.jsonl")}],
+        "name": "look", "inputs": [{"source": "corpus.jsonl"}],
         "work_path": {"path": "out"}, "template": {"id": "sys_data_analyse"}})
     assert main(["task", "create", "analyse.json", "--ray-address", "auto"]) == 2
     assert "--ray-address needs --engine ray" in capsys.readouterr().err

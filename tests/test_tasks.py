@@ -36,7 +36,8 @@ OPERATIONS = {"clean": [{"name": "remove_emoji"}],
 
 
 def body(template: str = "sys_data_cleaning", params: list | None = None, **fields: object) -> dict:
-    return {"name": "clean-sample", "description": "", "inputs": [{"type": "OBS", "source": str(SAMPLE)}],
+    """A create body reading `corpus.jsonl` of the allowed root (the `store` fixture puts the sample there)."""
+    return {"name": "clean-sample", "description": "", "inputs": [{"type": "OBS", "source": "corpus.jsonl"}],
             "work_path": {"type": "OBS", "path": "out"}, "create_version": False,
             "template": {"id": template, "operator_params": PARAMS if params is None else params}, **fields}
 
@@ -44,6 +45,7 @@ def body(template: str = "sys_data_cleaning", params: list | None = None, **fiel
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TaskStore:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "corpus.jsonl").write_bytes(SAMPLE.read_bytes())
     return TaskStore(tmp_path / ".etlcore" / "tasks.sqlite")
 
 
@@ -73,11 +75,11 @@ def test_create_then_run_a_cleaning_task(store: TaskStore, tmp_path: Path) -> No
 @pytest.mark.parametrize(("document", "problem"), [
     ({"description": ""}, "name: required, a non-empty string"),
     ({"name": "x", "description": "a<b"}, "description: a string of 0-256 characters without ^!<>=&\"'"),
-    ({"name": "x", "data_source": {"source": str(SAMPLE)}}, "inputs / data_source: give exactly one of them"),
+    ({"name": "x", "data_source": {"source": "corpus.jsonl"}}, "inputs / data_source: give exactly one of them"),
     ({"name": "x", "template": {"id": "sys_data_magic"}}, "template.id: unknown template 'sys_data_magic'"),
     ({"name": "x", "template": {"id": "sys_data_augmentation"}},
      "template.id: sys_data_augmentation augments images; it is not available for text"),
-    ({"name": "x", "inputs": [{"source": "/no/such.jsonl"}]}, "inputs[0].source: no such file or folder"),
+    ({"name": "x", "inputs": [{"source": "no/such.jsonl"}]}, "inputs[0].source: no such file or folder"),
     ({"name": "x", "inputs": [{"type": "TASK", "source": "task-1"}]}, "inputs[0].type: 'TASK' is not supported"),
     ({"name": "x", "work_path": {"path": "../elsewhere"}}, "work_path.path: ../elsewhere is outside the allowed"),
     ({"name": "x", "create_version": "yes"}, "create_version: a boolean, got string"),
@@ -90,7 +92,7 @@ def test_create_then_run_a_cleaning_task(store: TaskStore, tmp_path: Path) -> No
      "deduplication operators only"),
 ])
 def test_create_refuses_what_the_api_would(store: TaskStore, document: dict, problem: str) -> None:
-    document = {"inputs": [{"source": str(SAMPLE)}], **document}
+    document = {"inputs": [{"source": "corpus.jsonl"}], **document}
     with pytest.raises(ConfigError) as error:
         create(store, document)
     assert any(p.startswith(problem) for p in error.value.problems), error.value.problems
@@ -107,7 +109,8 @@ def test_a_symlink_cannot_lead_the_work_path_out(store: TaskStore, tmp_path: Pat
 
 
 def test_cli_errors_have_the_seed_shape_and_exit_2(tmp_path: Path) -> None:
-    (tmp_path / "body.json").write_bytes(orjson.dumps({"inputs": [{"source": str(SAMPLE)}]}))
+    (tmp_path / "corpus.jsonl").write_bytes(SAMPLE.read_bytes())
+    (tmp_path / "body.json").write_bytes(orjson.dumps({"inputs": [{"source": "corpus.jsonl"}]}))
     done = subprocess.run([sys.executable, "-m", "etlcore", "task", "create", "body.json"], cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode == 2
@@ -193,10 +196,10 @@ def test_several_processes_share_one_store(tmp_path: Path) -> None:
 
 
 def test_inputs_as_file_uris_and_a_work_path_given_absolute(store: TaskStore, tmp_path: Path) -> None:
-    document = body(inputs=[{"type": "OBS", "source": SAMPLE.as_uri()}],
+    document = body(inputs=[{"type": "OBS", "source": (tmp_path / "corpus.jsonl").as_uri()}],
                     work_path={"type": "OBS", "path": str(tmp_path / "results")})
     task_id = create(store, document)
-    assert orjson.loads(store.get(task_id)["inputs"]) == [str(SAMPLE)]
+    assert orjson.loads(store.get(task_id)["inputs"]) == [str((tmp_path / "corpus.jsonl").resolve())]
     assert service.run_task(store, task_id)["result"]["processStatus"] == 2
     assert (tmp_path / "results" / task_id / "output.jsonl").is_file()
 

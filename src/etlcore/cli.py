@@ -15,7 +15,8 @@ from etlcore.registry import CONTRACT, STAGES, by_stage, operators
 from etlcore.report import DONE, TERMINATED
 from etlcore.runner import run
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
 
 
 def default_config() -> dict[str, Any]:
@@ -72,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     task_cmd = commands.add_parser("task", help="ModelArts-style tasks: create, run, detail, list, stop")
     task_cmd.add_argument("--store", default=".etlcore/tasks.sqlite",
                           help="the task store (default: .etlcore/tasks.sqlite in the current folder)")
-    task_cmd.add_argument("--allow-root", default=".",
-                          help="work paths must lie inside this folder (default: the current folder)")
+    task_cmd.add_argument("--allow-root", help="every path a task names must lie inside this folder (default: "
+                                               "for create, the current folder; for run, the one it was created under)")
     actions = task_cmd.add_subparsers(dest="action", required=True)
     create_cmd = actions.add_parser("create", help="create a task from a create-processor-task body")
     create_cmd.add_argument("body", metavar="BODY.json")
@@ -137,7 +138,9 @@ def _print_json(value: Any) -> None:
 
 def _exit_code(response: dict[str, Any]) -> int:
     status = response["result"]["processStatus"]
-    return EXIT_OK if status == DONE else EXIT_INTERRUPTED if status == TERMINATED else EXIT_FAILED
+    if status == TERMINATED:
+        return EXIT_TERMINATED if response.get("etlcore", {}).get("stopped_by") == "SIGTERM" else EXIT_INTERRUPTED
+    return EXIT_OK if status == DONE else EXIT_FAILED
 
 
 def _analyse(args: argparse.Namespace) -> int:
@@ -165,11 +168,12 @@ def _task(args: argparse.Namespace) -> int:
         options = _engine_options(args)  # refused before the task is created
         if not args.run and (args.workers or args.engine != "local"):
             raise EtlError("--workers and --engine apply to a run: add --run, or give them to task run")
-        task_id = service.create(store, body, Path(args.allow_root), default_config())
+        task_id = service.create(store, body, Path(args.allow_root or "."), default_config())
         _print_json({"task_id": task_id})
         return _exit_code(service.run_task(store, task_id, **options)) if args.run else EXIT_OK
     if args.action == "run":
-        response = service.run_task(store, args.task_id, **_engine_options(args))
+        response = service.run_task(store, args.task_id, allowed_root=args.allow_root and Path(args.allow_root),
+                                    **_engine_options(args))
         _print_json(response)
         return _exit_code(response)
     if args.action == "detail":

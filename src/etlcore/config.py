@@ -61,7 +61,8 @@ def find_operations(document: Any) -> tuple[dict[str, Any], bool]:
     """
     if not isinstance(document, dict):
         raise ConfigError([f"config must be a JSON object, got {type(document).__name__}"])
-    for candidate in (document, document.get("result"), (document.get("result") or {}).get("result")):
+    result = document.get("result")
+    for candidate in (document, result, result.get("result") if isinstance(result, dict) else None):
         if isinstance(candidate, dict) and "operationsV2" in candidate:
             return candidate["operationsV2"], False
     template = document.get("template")
@@ -84,8 +85,11 @@ def _from_operator_params(params: Any) -> dict[str, list[dict[str, Any]]]:
     problems = []
     for position, entry in enumerate(params, 1):
         name = entry.get("name") if isinstance(entry, dict) else None
-        stage = known[name].stage if name in known else CONTRACT.get(name) if isinstance(name, str) else None
-        if isinstance(name, str) and name.startswith(SAVE_PREFIX) and name[len(SAVE_PREFIX):] in STAGES:
+        if not isinstance(name, str):
+            problems.append(_unknown_operator(name, None, position))
+            continue
+        stage = known[name].stage if name in known else CONTRACT.get(name)
+        if name.startswith(SAVE_PREFIX) and name[len(SAVE_PREFIX):] in STAGES:
             stage = name[len(SAVE_PREFIX):]  # a checkpoint marker names its stage
         if stage is None:
             problems.append(_unknown_operator(name, None, position))

@@ -28,6 +28,7 @@ from etlcore import __version__
 from etlcore.checkpoints import Checkpoint, checkpoint_key
 from etlcore.config import PipelineConfig, load_config
 from etlcore.errors import EtlError
+from etlcore.io.lock import WorkDirLock
 from etlcore.io.reader import InputFile, ReadOptions, expand_inputs
 from etlcore.io.writer import JsonlSink, NullSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
 from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
@@ -42,28 +43,35 @@ log = logging.getLogger("etlcore")
 
 
 class _Interruptible:
-    """Ctrl-C (SIGINT) asks the run to stop; the run stops at the next chunk boundary. A
-    KeyboardInterrupt raised wherever the signal lands could be swallowed (inside a `__del__`, say)."""
+    """Ctrl-C (SIGINT) and SIGTERM (what `kill`, Slurm, Kubernetes and systemd send first) ask the run
+    to stop; it stops at the next chunk boundary, keeps its checkpoints and reports processStatus 3.
+    A KeyboardInterrupt raised wherever the signal lands could be swallowed (inside a `__del__`, say)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
+        self.received: int | None = None  # the signal that asked to stop
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.received is not None
 
     def install(self) -> None:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._request)
+            self._previous = {number: signal.signal(number, self._request) for number in self.SIGNALS}
 
     def _request(self, signum: int, frame: object) -> None:
-        self.requested = True
+        self.received = signum
 
     def check(self) -> None:
         if self.requested:
             raise KeyboardInterrupt
 
     def restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+        self._previous = {}
 
 
 @dataclass
@@ -118,11 +126,28 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         sink = open_sink(output, pa.schema([(id_column, pa.string()), (text_column, pa.string())]))
         work = Path(work_dir) if work_dir else output.with_name(output.name + ".etlcore")
     work.mkdir(parents=True, exist_ok=True)
+    lock = WorkDirLock(work)
+    try:
+        lock.acquire()
+    except EtlError:
+        sink.abort()
+        raise
+    try:
+        return _run_locked(pipeline, files, input_list, output, sink, work, ReadOptions(
+            text_column, id_column, batch_size, max_line_bytes), started, workers, quiet, engine, ray_address)
+    finally:
+        lock.release()
+
+
+def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str | Path], output: Path | None,
+                sink: JsonlSink | ParquetSink | NullSink, work: Path, options: ReadOptions, started: datetime,
+                workers: int | None, quiet: bool, engine: str, ray_address: str | None) -> dict[str, Any]:
+    """The run, once its work dir is this process's alone."""
+    pipeline_config = pipeline.config
     log_path = work / "logs" / f"run-{started:%Y%m%d-%H%M%S}.log"
     handler = _start_log(log_path)
     paths = {"output": str(output) if output else None, "rejects": str(work / "rejects.jsonl"),
              "invalid": str(work / "invalid.jsonl"), "result": str(work / "result.json"), "log": str(log_path)}
-    options = ReadOptions(text_column, id_column, batch_size, max_line_bytes)
     remove_stale_temporaries(work)
     if output is not None:  # only the output's own temporaries: its folder may hold anything
         remove_stale_temporaries(output.parent, f".{output.name}.*tmp-*")
@@ -142,7 +167,8 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
 
             pool = RayWorkers(job.pipeline, job.options, workers, ray_address)
         else:
-            pool = Workers(job.pipeline, job.options, worker_count(workers, input_bytes))
+            pool = Workers(job.pipeline, job.options, worker_count(workers, input_bytes),
+                           stop_requested=lambda: interruptible.requested)
         log.info("etlcore %s: %d input files, engine %s, %d workers, config stages %s", __version__, len(files),
                  engine, pool.count, {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
         uncompressed = not any(f.compression for f in files)
@@ -152,7 +178,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
             raise RuntimeError(f"rows were lost: {job.tally.line()}")
         job.commit()
     except KeyboardInterrupt:
-        status, reason = TERMINATED, "interrupted by the user"
+        status, reason = TERMINATED, _stop_reason(interruptible.received)
         job.abort()
     except OperatorFailed as exc:
         status, failed_stage, reason = FAILED, exc.stage, str(exc)
@@ -178,7 +204,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         source_name=", ".join(map(str, input_list)),
         dest_name=str(output or ""), log_path=str(log_path), started=started, finished=datetime.now(),
         entity_count=job.tally.input, process_status=status, exception=reason,
-        extra=_extras(job, seconds, paths),
+        extra=_extras(job, seconds, paths, interruptible.received),
     )
     response = detail_response(info, pipeline_config.operations, result)
     write_atomic(Path(paths["result"]), orjson.dumps(response, option=orjson.OPT_INDENT_2))
@@ -376,6 +402,12 @@ class _Job:
         self.spool.unlink(missing_ok=True)
 
 
+def _stop_reason(received: int | None) -> str:
+    if received == signal.SIGTERM:
+        return "stopped by SIGTERM"
+    return "interrupted by the user"  # Ctrl-C, `etlcore task stop`, or a KeyboardInterrupt of the caller's
+
+
 def _start_log(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
@@ -396,7 +428,7 @@ def _signature(config: PipelineConfig, files: list[InputFile], output: Path) -> 
     return digest.hexdigest()
 
 
-def _extras(job: _Job, seconds: float, paths: dict[str, str]) -> dict[str, Any]:
+def _extras(job: _Job, seconds: float, paths: dict[str, str], stop_signal: int | None) -> dict[str, Any]:
     return {
         "version": __version__,
         "input_rows": job.tally.input,
@@ -409,6 +441,7 @@ def _extras(job: _Job, seconds: float, paths: dict[str, str]) -> dict[str, Any]:
                       for stage, counts in job.counts.operators.items() for c in counts],
         "paths": paths,
         "resumed_after": job.resumed_from,  # the stage whose checkpoint this run went on from, if any
+        "stopped_by": signal.Signals(stop_signal).name if stop_signal else None,  # SIGINT or SIGTERM
     }
 
 

@@ -1,8 +1,8 @@
 """Run the per-document stages chunk by chunk, in this process or in a pool of worker processes.
 
 Each worker builds the pipeline once (models and tables load once per worker, not per chunk) and
-turns a chunk into a `ChunkResult`; results come back in input order, with at most two chunks per
-worker in flight, so memory stays bounded whatever the corpus size.
+turns a chunk into a `ChunkResult`; results come back in input order, with one chunk per worker in
+flight and at most two results per worker waiting, so memory stays bounded whatever the corpus size.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import functools
 import multiprocessing
 import os
 import signal
-from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import numpy as np
@@ -69,20 +70,29 @@ class Step:
 _state: tuple[Pipeline, ReadOptions] | None = None
 
 
-def _start_worker(config: PipelineConfig, options: ReadOptions) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    pa.set_cpu_count(1)  # one process per core: Arrow's own thread pool would only oversubscribe
-    pa.set_io_thread_count(1)
-    _use(Pipeline(config, options.text_column, options.id_column), options)
-
-
 def _use(pipeline: Pipeline, options: ReadOptions) -> None:
     global _state
     _state = (pipeline, options)
 
 
-def _process(item: tuple[Payload, Step]) -> ChunkResult:
-    return process_payload(*_state, *item)
+def _serve(connection: Connection, config: PipelineConfig, options: ReadOptions) -> None:
+    """A worker process: build the pipeline once, then turn each payload it receives into a result,
+    until the main process says stop (None) or goes away (end of file on the pipe)."""
+    # Signals are the main process's to handle: it stops the run in order and then ends its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pa.set_cpu_count(1)  # one process per core: Arrow's own thread pool would only oversubscribe
+    pa.set_io_thread_count(1)
+    pipeline = Pipeline(config, options.text_column, options.id_column)
+    try:
+        while (item := connection.recv()) is not None:
+            try:
+                answer: tuple[bool, Any] = (True, process_payload(pipeline, options, *item))
+            except Exception as exc:  # the main process reports it as the run's failure
+                answer = (False, exc)
+            connection.send(answer)
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass  # the main process is gone or stopping: nothing left to do
 
 
 def process_payload(pipeline: Pipeline, options: ReadOptions, payload: Payload, step: Step) -> ChunkResult:
@@ -129,35 +139,95 @@ def worker_count(requested: int | None, input_bytes: int) -> int:
 
 
 class Workers:
-    """The pipeline's per-document work, on `count` processes (1 = in this process)."""
+    """The pipeline's per-document work, on `count` processes (1 = in this process).
 
-    def __init__(self, pipeline: Pipeline, options: ReadOptions, count: int) -> None:
+    Each worker has a pipe of its own and at most one payload at a time: the main process sends a
+    payload only to a worker waiting for one, so neither side can block on a full pipe while the other
+    does too, and no helper thread is needed. Stopping (`close`) kills the workers outright; nothing
+    they hold needs saving, so a stop takes no longer than that. `stop_requested`, checked while
+    waiting for results, lets Ctrl-C end the wait without waiting for a chunk to finish.
+    """
+
+    def __init__(self, pipeline: Pipeline, options: ReadOptions, count: int,
+                 stop_requested: Callable[[], bool] = lambda: False) -> None:
         self.count, self.options = count, options
-        self._pool: Any = None
+        self._stop_requested = stop_requested
+        self._workers: list[tuple[BaseProcess, Connection]] = []
         if count == 1:
             _use(pipeline, options)
-        else:
-            context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-            self._pool = context.Pool(count, initializer=_start_worker, initargs=(pipeline.config, options))
+            return
+        context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
+        for _ in range(count):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_serve, args=(theirs, pipeline.config, options), daemon=True)
+            process.start()
+            theirs.close()  # so that the worker sees end of file when this process goes away
+            self._workers.append((process, ours))
 
     def process(self, source: Source, step: Step) -> Iterator[ChunkResult]:
         """Each payload of the source through `step`, results in input order."""
-        return self._map(_process, ((payload, step) for payload in source.payloads(self.options)))
+        items = ((payload, step) for payload in source.payloads(self.options))
+        if not self._workers:
+            return (process_payload(*_state, *item) for item in items)
+        return self._distribute(items)
 
-    def _map(self, function: Any, items: Iterable[Any]) -> Iterator[ChunkResult]:
-        if self._pool is None:
-            yield from map(function, items)
-            return
-        pending: deque = deque()
-        for item in items:
-            pending.append(self._pool.apply_async(function, (item,)))
-            if len(pending) >= 2 * self.count:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+    def _distribute(self, items: Iterator[tuple[Payload, Step]]) -> Iterator[ChunkResult]:
+        idle = [connection for _, connection in self._workers]
+        busy: dict[Connection, int] = {}  # worker -> the number of the payload it holds
+        done: dict[int, ChunkResult] = {}
+        sent = handed = 0
+        exhausted = False
+        while True:
+            # Results wait in `done` for those before them: at most two per worker, to bound memory.
+            while idle and not exhausted and sent - handed < 2 * self.count:
+                item = next(items, None)
+                if item is None:
+                    exhausted = True
+                    break
+                connection = idle.pop()
+                connection.send(item)
+                busy[connection] = sent
+                sent += 1
+            if handed in done:
+                yield done.pop(handed)
+                handed += 1
+                continue
+            if exhausted and handed == sent:
+                return
+            for connection in wait(list(busy), timeout=0.1):
+                done[busy.pop(connection)] = self._receive(connection)
+                idle.append(connection)
+            if self._stop_requested():
+                raise KeyboardInterrupt
+
+    def _receive(self, connection: Connection) -> ChunkResult:
+        try:
+            ok, value = connection.recv()
+        except (EOFError, OSError):
+            codes = [process.exitcode for process, _ in self._workers if process.exitcode is not None]
+            raise RuntimeError(f"a worker process ended unexpectedly (exit code {codes[0] if codes else '?'}); "
+                               "if it was killed for memory, try a smaller --batch-size") from None
+        if not ok:
+            raise value
+        return value
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        for process, connection in self._workers:
+            connection.close()
+            process.kill()
+        for process, _ in self._workers:
+            process.join(timeout=5)
+        if self._workers:
+            _stop_resource_tracker()
+        self._workers = []
+
+
+def _stop_resource_tracker() -> None:
+    """multiprocessing starts a resource-tracker process with the first worker and leaves it to end on its
+    own when this process ends; an orphan is then reaped by whatever reaps orphans, which in a container
+    may be nothing. Stopped here it is reaped here (it starts again if anything needs it)."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # CPython 3.8 and later
+    if stop is not None:
+        stop()

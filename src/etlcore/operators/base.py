@@ -39,6 +39,7 @@ class Arg:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
+    is_path: bool = False  # names a file: a task confines it to its allowed folder
 
     def allowed(self) -> str:
         """The allowed values in words, for `etlcore ops` and error messages."""

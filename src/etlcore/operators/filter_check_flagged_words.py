@@ -55,7 +55,7 @@ class FilterCheckFlaggedWords(Filter):
     args = (
         Arg("flagged_words_max_cutoff", float, "highest share of flagged words kept", required=True,
             minimum=0, maximum=1),
-        Arg("flagged_words_file", str, "path of your own word list, instead of etlcore's", default=""),
+        Arg("flagged_words_file", str, "path of your own word list, instead of etlcore's", default="", is_path=True),
     )
     flagged_words_max_cutoff: float
     flagged_words_file: str

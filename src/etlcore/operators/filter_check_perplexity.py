@@ -162,7 +162,8 @@ class FilterCheckPerplexity(Filter):
     statistic = "perplexity"
     args = (
         Arg("perplexity_max_cutoff", float, "highest perplexity kept", required=True, minimum=1, maximum=5000),
-        Arg("model", str, "path of your own KenLM model (ARPA or binary), used for every document", default=""),
+        Arg("model", str, "path of your own KenLM model (ARPA or binary), used for every document", default="",
+            is_path=True),
     )
     perplexity_max_cutoff: float
     model: str

@@ -3,6 +3,11 @@ detail, list, stop; register its output as a dataset version.
 
 A task's files live in `<work_path>/<task id>/`: the output `output.jsonl` (none for validation) and
 the run's work dir `work/` (result.json, rejects, invalid rows, logs, checkpoints).
+
+Every path a task names (its inputs, its work path, the files its operators read) must resolve, with
+`..` and symlinks followed, inside the folder it was created under (`allowed_root`; relative paths are
+taken from there). A body may come from someone else (the HTTP service), so this is checked when the
+task is created and again, on the paths as they resolve then, every time it runs.
 """
 
 from __future__ import annotations
@@ -20,14 +25,14 @@ from urllib.parse import unquote, urlparse
 
 import orjson
 
-from etlcore.config import load_config
+from etlcore.config import find_operations, validate
 from etlcore.errors import ConfigError, EtlError, json_kind
-from etlcore.io.writer import process_alive, write_atomic
+from etlcore.io.writer import write_atomic
 from etlcore.pipeline import Pipeline
 from etlcore.registry import STAGES, operators
 from etlcore.report import DONE, FAILED, NONE, RUNNING, TERMINATED, RunInfo, detail_response, stage_results
 from etlcore.runner import run
-from etlcore.tasks.store import TaskStore
+from etlcore.tasks.store import PROCESS_GONE, TaskStore
 
 TEMPLATES = ("sys_data_cleaning", "sys_data_selection", "sys_data_validation", "sys_data_analyse",
              "sys_data_augmentation")
@@ -44,6 +49,7 @@ def create(store: TaskStore, body: Any, allowed_root: Path, default_config: dict
     """Validate a create body as the seed's API would (every problem at once) and store the task."""
     if not isinstance(body, dict):
         raise EtlError(f"the request body must be a JSON object, got {json_kind(body)}")
+    root = allowed_root.resolve()
     problems: list[str] = []
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -51,15 +57,15 @@ def create(store: TaskStore, body: Any, allowed_root: Path, default_config: dict
     description = body.get("description", "")
     if not isinstance(description, str) or len(description) > 256 or DESCRIPTION_FORBIDDEN & set(description):
         problems.append("description: a string of 0-256 characters without ^!<>=&\"'")
-    inputs = _inputs(body, problems)
-    task_dir_root = _work_path(body.get("work_path"), allowed_root, problems)
+    inputs = _inputs(body, root, problems)
+    task_dir_root = _work_path(body.get("work_path"), root, problems)
     template = body.get("template") or {}
     template_id = template.get("id", "sys_data_cleaning") if isinstance(template, dict) else None
-    if template_id not in TEMPLATES:
+    if not isinstance(template_id, str) or template_id not in TEMPLATES:
         problems.append(f"template.id: unknown template {template_id!r}; valid: {', '.join(TEMPLATES)}")
     elif template_id == "sys_data_augmentation":
         problems.append("template.id: sys_data_augmentation augments images; it is not available for text")
-    config = _config(body, template_id, default_config, problems)
+    config = _config(body, template_id, default_config, root, problems)
     if "create_version" in body and not isinstance(body["create_version"], bool):
         problems.append(f"create_version: a boolean, got {json_kind(body['create_version'])}")
     for key in ("version_id", "workspace_id"):
@@ -72,11 +78,12 @@ def create(store: TaskStore, body: Any, allowed_root: Path, default_config: dict
         "id": task_id, "name": name, "template": template_id, "body": body, "config": config,
         "inputs": inputs, "task_dir": str(task_dir_root / task_id), "dataset": str(task_dir_root),
         "create_version": int(bool(body.get("create_version"))), "status": NONE, "created": time.time(),
+        "allowed_root": str(root),
     })
     return task_id
 
 
-def _inputs(body: dict[str, Any], problems: list[str]) -> list[str]:
+def _inputs(body: dict[str, Any], root: Path, problems: list[str]) -> list[str]:
     if ("inputs" in body) == ("data_source" in body):
         problems.append("inputs / data_source: give exactly one of them")
         return []
@@ -95,9 +102,11 @@ def _inputs(body: dict[str, Any], problems: list[str]) -> list[str]:
         if kind not in ("OBS", "DATASET"):
             problems.append(f"{where}.type: {kind!r} is not supported here; use a path (type OBS or DATASET)")
             continue
-        path = _local_path(source["source"])
+        path = confined(source["source"], root, f"{where}.source", problems)
+        if path is None:
+            continue
         if not path.exists():
-            problems.append(f"{where}.source: no such file or folder: {path}")
+            problems.append(f"{where}.source: no such file or folder: {source['source']}")
         paths.append(str(path))
     return paths
 
@@ -108,9 +117,22 @@ def _local_path(text: str) -> Path:
     return Path(text)
 
 
-def _work_path(work_path: Any, allowed_root: Path, problems: list[str]) -> Path:
-    """The work path, resolved (symlinks and `..` followed), which must lie inside `allowed_root`."""
-    root = allowed_root.resolve()
+def confined(text: str, root: Path, where: str, problems: list[str]) -> Path | None:
+    """`text` (a path or file:// URI, relative to `root`) resolved with `..` and symlinks followed, if it
+    lies inside `root` (itself resolved); else None and the problem is added. Whether an outside path
+    exists is not said."""
+    if "\x00" in text:
+        problems.append(f"{where}: contains a NUL character")
+        return None
+    resolved = (root / _local_path(text)).resolve()
+    if resolved != root and root not in resolved.parents:
+        problems.append(f"{where}: {text} is outside the allowed folder {root}")
+        return None
+    return resolved
+
+
+def _work_path(work_path: Any, root: Path, problems: list[str]) -> Path:
+    """The work path, resolved (symlinks and `..` followed), which must lie inside `root`."""
     if work_path is None:
         return root / ".etlcore" / "tasks"
     if not isinstance(work_path, dict) or not isinstance(work_path.get("path"), str):
@@ -118,27 +140,25 @@ def _work_path(work_path: Any, allowed_root: Path, problems: list[str]) -> Path:
         return root
     if work_path.get("type", "OBS") not in ("OBS", "DATASET"):
         problems.append(f"work_path.type: {work_path.get('type')!r} is not supported; use OBS or DATASET")
-    path = _local_path(work_path["path"])
-    resolved = (root / path).resolve() if not path.is_absolute() else path.resolve()
-    if resolved != root and root not in resolved.parents:
-        problems.append(f"work_path.path: {work_path['path']} is outside the allowed folder {root}")
-    return resolved
+    return confined(work_path["path"], root, "work_path.path", problems) or root
 
 
-def _config(body: dict[str, Any], template_id: Any, default: dict[str, Any], problems: list[str]) -> dict:
+def _config(body: dict[str, Any], template_id: Any, default: dict[str, Any], root: Path,
+            problems: list[str]) -> dict:
     """The operationsV2 the task runs: the template's operator_params, or the default pipeline."""
     if template_id == "sys_data_validation":
         return {}
     template = body.get("template") or {}
     params = template.get("operator_params") if isinstance(template, dict) else None
-    if template_id == "sys_data_analyse" and not any(
-            isinstance(p, dict) and p.get("name") in operators() for p in params or []):
+    if template_id == "sys_data_analyse" and not (isinstance(params, list) and any(
+            isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"] in operators() for p in params)):
         params = None  # the seed's analyse body sends {"id": "sys_data_analyse", "params": {"op_list": []}}
     if not params:
         config = default
     else:
         try:
-            pipeline = load_config(body)
+            operations, from_text = find_operations(body)
+            pipeline = validate(_rooted_files(operations, root, problems), from_text=from_text)
             # As operationsV2 with the values converted (ModelArts sends numbers as strings).
             config = {stage: [{"name": step.operator.name, "args": step.args} for step in pipeline.steps[stage]]
                       + ([{"name": f"save_pipeline_{stage}"}] if stage in pipeline.checkpoints else [])
@@ -157,13 +177,62 @@ def _config(body: dict[str, Any], template_id: Any, default: dict[str, Any], pro
     return config
 
 
+def _rooted_files(operations: Any, root: Path, problems: list[str]) -> Any:
+    """`operations` with every file an operator arg names (a word list, a model) resolved inside `root`;
+    one outside it is a problem, and is left out so that validation does not say whether it exists."""
+    if not isinstance(operations, dict):
+        return operations
+    known = operators()
+    rooted: dict[str, Any] = {}
+    for stage, entries in operations.items():
+        rooted[stage] = entries
+        if not isinstance(entries, list):
+            continue
+        rooted[stage] = []
+        for entry in entries:
+            name = entry.get("name") if isinstance(entry, dict) else None
+            args = entry.get("args") if isinstance(entry, dict) else None
+            if isinstance(name, str) and name in known and isinstance(args, dict):
+                args = dict(args)
+                for arg in known[name].args:
+                    if arg.is_path and isinstance(args.get(arg.name), str) and args[arg.name]:
+                        path = confined(args[arg.name], root, f"operator '{name}' arg '{arg.name}'", problems)
+                        args[arg.name] = str(path) if path else ""
+                entry = {**entry, "args": args}
+            rooted[stage].append(entry)
+    return rooted
+
+
+def check_paths(task: dict[str, Any], root: Path | None = None) -> None:
+    """Refuse to run a task whose paths no longer resolve inside its allowed folder (or `root`): a folder
+    replaced by a symlink since it was created, say."""
+    root = (root or Path(task["allowed_root"] or task["dataset"])).resolve()
+    problems: list[str] = []
+    for path in orjson.loads(task["inputs"]):
+        confined(path, root, "input", problems)
+    task_dir = confined(task["task_dir"], root, "work path", problems)
+    if task_dir is not None and task_dir != Path(task["task_dir"]):
+        problems.append(f"work path: {task['task_dir']} now leads to {task_dir}, not where the task was created")
+    for stage, entries in orjson.loads(task["config"]).items():
+        for entry in entries:
+            cls = operators().get(entry["name"])
+            for arg in cls.args if cls else ():
+                if arg.is_path and entry.get("args", {}).get(arg.name):
+                    confined(entry["args"][arg.name], root, f"stage '{stage}' operator '{cls.name}' arg "
+                                                            f"'{arg.name}'", problems)
+    if problems:
+        raise EtlError(f"task {task['id']} cannot run: " + "; ".join(problems), code="PathOutsideRoot")
+
+
 def run_task(store: TaskStore, task_id: str, workers: int | None = None, engine: str = "local",
-             ray_address: str | None = None) -> dict[str, Any]:
+             ray_address: str | None = None, allowed_root: Path | None = None) -> dict[str, Any]:
     """Run (or resume, after `stop`) a task from this process, on the local engine or on Ray (see
-    `etlcore.run`); returns its detail response."""
+    `etlcore.run`); returns its detail response. Its paths must still lie inside the folder it was
+    created under, or inside `allowed_root` when given."""
     task = store.get(task_id)
     if task["template"] == "sys_data_analyse" and engine != "local":
         raise EtlError(f"task {task_id} is an analysis ({task['template']}), which runs on the local engine only")
+    check_paths(task, allowed_root)
     if not store.claim(task_id, os.getpid()):
         raise EtlError(f"task {task_id} is already running (process {task['pid']})", code="TaskRunning")
     task_dir = Path(task["task_dir"])
@@ -182,6 +251,7 @@ def run_task(store: TaskStore, task_id: str, workers: int | None = None, engine:
     extra = response["etlcore"]
     status = response["result"]["processStatus"]
     store.update(task_id, status=status, pid=None, finished=time.time(), result=response,
+                 stop_reason=extra["stopped_by"] if status == TERMINATED else None,
                  input_rows=extra["input_rows"], output_rows=extra["output_rows"],
                  rejected_rows=extra["rejected_rows"], invalid_rows=extra["invalid_rows"])
     if status == DONE and task["create_version"] and output is not None:
@@ -221,8 +291,11 @@ def detail(store: TaskStore, task_id: str) -> dict[str, Any]:
     config = orjson.loads(task["config"])
     pipeline = Pipeline(config)
     created = datetime.fromtimestamp(task["created"])
+    gone = task["stop_reason"] == PROCESS_GONE
     info = RunInfo(signature=task_id, source_name=", ".join(orjson.loads(task["inputs"])), dest_name=task["dataset"],
-                   log_path="", started=created, finished=created, process_status=task["status"])
+                   log_path="", started=created, finished=created, process_status=task["status"],
+                   exception=f"the process running it ended without reporting (killed?); `etlcore task run "
+                             f"{task_id}` resumes it from its checkpoints" if gone else "")
     response = detail_response(info, config, stage_results(pipeline, pipeline.new_counts(), exported=0))
     response["result"]["etlTaskId"] = task_id
     return response
@@ -237,12 +310,9 @@ def listing(store: TaskStore) -> list[dict[str, Any]]:
 def stop(store: TaskStore, task_id: str) -> int:
     """Ask the process running the task to stop (as Ctrl-C does): it finishes the chunk in hand, keeps
     its checkpoints and records status 3. Returns the status the task has now."""
-    task = store.get(task_id)
+    task = store.get(task_id)  # a task whose process is gone reads as terminated
     if task["status"] != RUNNING:
         raise EtlError(f"task {task_id} is not running (processStatus {task['status']})", code="TaskNotRunning")
-    if task["pid"] and process_alive(task["pid"]):
-        os.kill(task["pid"], signal.SIGINT)
-        return RUNNING
-    store.update(task_id, status=TERMINATED, pid=None, finished=time.time())  # its process is gone
-    return TERMINATED
+    os.kill(task["pid"], signal.SIGINT)
+    return RUNNING
 

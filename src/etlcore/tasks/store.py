@@ -2,7 +2,12 @@
 
 Safe when several `etlcore` processes use it at once: every write is one short `BEGIN IMMEDIATE`
 transaction, readers never block writers (WAL), and a busy database is waited for up to 30 s. The
-schema carries its version in `meta`; a store written by a newer etlcore is refused.
+schema carries its version in `meta`; an older store is upgraded in place, one written by a newer
+etlcore is refused.
+
+A task is "running" only while the process that claimed it lives: every read settles a running task
+whose process is gone (killed with SIGKILL, or its machine rebooted) as terminated, with
+`stop_reason` "process gone", so that nothing waits on it and whoever resumes tasks can find it.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from typing import Any
 
 import orjson
 
+from etlcore import processes
 from etlcore.errors import EtlError
-from etlcore.io.writer import process_alive
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+RUNNING, TERMINATED = 1, 3  # processStatus values (etlcore.report), repeated: the store sits below the runner
+PROCESS_GONE = "process gone"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tasks (
@@ -32,7 +39,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     task_dir TEXT NOT NULL,        -- output and work dir live here
     dataset TEXT NOT NULL,         -- the work path: the dataset versions are registered under
     create_version INTEGER NOT NULL,
-    status INTEGER NOT NULL,       -- processStatus: 0 none, 1 running, 2 done, 3 terminated, 4 failed
+    status INTEGER NOT NULL,       -- processStatus: 0 none, 1 running, 2 done, 3 terminated, 4 failed, 5 paused
     pid INTEGER,                   -- of the process running it
     created REAL NOT NULL,
     started REAL,
@@ -51,9 +58,13 @@ CREATE TABLE IF NOT EXISTS versions (
     PRIMARY KEY (dataset, version)
 );
 """
+# Added by schema version 2: the start time of the running process (tells a reused pid apart), the
+# folder its paths were confined to at creation, and why its last run stopped (SIGINT, SIGTERM,
+# "process gone", ...).
+SCHEMA_V2 = ("pid_start INTEGER", "allowed_root TEXT", "stop_reason TEXT")
 TASK_COLUMNS = ("id", "name", "template", "body", "config", "inputs", "task_dir", "dataset", "create_version",
                 "status", "pid", "created", "started", "finished", "input_rows", "output_rows", "rejected_rows",
-                "invalid_rows", "result")
+                "invalid_rows", "result", "pid_start", "allowed_root", "stop_reason")
 
 
 class TaskStore:
@@ -65,11 +76,15 @@ class TaskStore:
                 if statement.strip():
                     db.execute(statement)
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
+            version = SCHEMA_VERSION if row is None else int(row[0])
+            if version > SCHEMA_VERSION:
                 raise EtlError(f"task store {path} has schema version {row[0]}, newer than this etlcore "
                                f"understands ({SCHEMA_VERSION})")
+            present = {column[1] for column in db.execute("PRAGMA table_info(tasks)")}
+            for column in SCHEMA_V2:
+                if column.split()[0] not in present:
+                    db.execute(f"ALTER TABLE tasks ADD COLUMN {column}")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -94,14 +109,14 @@ class TaskStore:
     def get(self, task_id: str) -> dict[str, Any]:
         with self._transaction() as db:
             row = db.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE id = ?", (task_id,)).fetchone()
-        if row is None:
-            raise EtlError(f"no task with id {task_id!r} in {self.path}", code="TaskNotFound")
-        return dict(zip(TASK_COLUMNS, row))
+            if row is None:
+                raise EtlError(f"no task with id {task_id!r} in {self.path}", code="TaskNotFound")
+            return _settled(db, dict(zip(TASK_COLUMNS, row)))
 
     def all(self) -> list[dict[str, Any]]:
         with self._transaction() as db:
             rows = db.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks ORDER BY created").fetchall()
-        return [dict(zip(TASK_COLUMNS, row)) for row in rows]
+            return [_settled(db, dict(zip(TASK_COLUMNS, row))) for row in rows]
 
     def update(self, task_id: str, **values: Any) -> None:
         with self._transaction() as db:
@@ -109,13 +124,15 @@ class TaskStore:
                        [*map(_column, values.values()), task_id])
 
     def claim(self, task_id: str, pid: int) -> bool:
-        """Mark the task running in process `pid`, unless another live process runs it already."""
+        """Mark the task running in process `pid`, unless another live process runs it already. The
+        last run's result and stop reason go: until this run reports, the task has none."""
         with self._transaction() as db:
-            row = db.execute("SELECT status, pid FROM tasks WHERE id = ?", (task_id,)).fetchone()
-            if row is not None and row[0] == 1 and row[1] and process_alive(row[1]):
+            row = db.execute("SELECT status, pid, pid_start FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            if row is not None and row[0] == RUNNING and row[1] and processes.alive(row[1], row[2]):
                 return False
-            db.execute("UPDATE tasks SET status = 1, pid = ?, started = ?, finished = NULL WHERE id = ?",
-                       (pid, time.time(), task_id))
+            db.execute("UPDATE tasks SET status = ?, pid = ?, pid_start = ?, started = ?, finished = NULL, "
+                       "result = NULL, stop_reason = NULL WHERE id = ?",
+                       (RUNNING, pid, processes.start_time(pid), time.time(), task_id))
             return True
 
     def add_version(self, dataset: str, task_id: str, output: str, output_rows: int, config_hash: str) -> str:
@@ -133,6 +150,17 @@ class TaskStore:
             rows = db.execute(f"SELECT {', '.join(columns)} FROM versions WHERE dataset = ? ORDER BY version",
                               (dataset,)).fetchall()
         return [dict(zip(columns, row)) for row in rows]
+
+
+def _settled(db: sqlite3.Connection, task: dict[str, Any]) -> dict[str, Any]:
+    """The task, marked terminated ("process gone") if it is running in a process that no longer is."""
+    if task["status"] == RUNNING and not (task["pid"] and processes.alive(task["pid"], task["pid_start"])):
+        changes = {"status": TERMINATED, "pid": None, "pid_start": None, "finished": time.time(),
+                   "stop_reason": PROCESS_GONE}
+        db.execute(f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ? AND status = ?",
+                   [*changes.values(), task["id"], RUNNING])
+        task.update(changes)
+    return task
 
 
 def _column(value: Any) -> Any:

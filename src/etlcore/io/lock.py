@@ -1,0 +1,52 @@
+"""An exclusive lock on a run's work dir, so that two runs never write the same output at once.
+
+The lock is `fcntl.flock` on `<work dir>/.lock`, which also records the holder's pid for the message
+the second run prints. The kernel drops the lock when its holder dies, however it dies, so a killed
+run never leaves the folder locked; the file is removed on release.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from etlcore.errors import EtlError
+
+LOCK_NAME = ".lock"
+
+
+class WorkDirLock:
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self._descriptor: int | None = None
+
+    def acquire(self) -> None:
+        while True:
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(descriptor, 32).decode(errors="replace").strip() or "unknown"
+                os.close(descriptor)
+                raise EtlError(f"{self.path.parent} is in use by another etlcore run (process {holder}); wait for "
+                               "it to finish, or give this run another --output or --work-dir",
+                               code="WorkDirBusy") from None
+            # The holder before us may have removed the file between our open and our lock: then the lock
+            # is on a file no one else will find, and we start over.
+            try:
+                same = os.stat(self.path, follow_symlinks=False).st_ino == os.fstat(descriptor).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(descriptor)
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        self._descriptor = descriptor
+
+    def release(self) -> None:
+        if self._descriptor is not None:
+            self.path.unlink(missing_ok=True)  # while still held: no one can take it in between
+            os.close(self._descriptor)
+            self._descriptor = None
