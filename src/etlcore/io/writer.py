@@ -11,7 +11,7 @@ import gzip
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -44,10 +44,19 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def create_file(path: Path) -> BinaryIO:
+    """A new, empty file at `path` (a temporary name of this process's own) for writing. Whatever stands
+    at that name goes first, and the file is created, never opened through a symlink: a symlink planted
+    there in between makes this fail instead of writing where it leads."""
+    path.unlink(missing_ok=True)
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666), "wb")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_name(path)
-    temporary.write_bytes(data)
+    with create_file(temporary) as file:
+        file.write(data)
     os.replace(temporary, path)
 
 
@@ -86,7 +95,7 @@ class JsonlSink:
         self.path = path
         self.temporary = temporary_name(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        raw = open(self.temporary, "wb")  # noqa: SIM115 - closed in commit/abort
+        raw = create_file(self.temporary)
         if path.suffix == ".gz":
             self.stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb")
         elif path.suffix == ".zst":
@@ -163,6 +172,7 @@ class ParquetSink:
         self.default_schema = default_schema
         self.parts: list[Path] = []
         self.writer: pq.ParquetWriter | None = None
+        self._file: BinaryIO | None = None  # the part being written
         self.schema: pa.Schema | None = None
         self.rows = 0
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,26 +186,29 @@ class ParquetSink:
         if self.writer is None:
             self.schema = conformed.schema
             self.parts.append(temporary_name(self.path, f"part{len(self.parts)}."))
-            self.writer = pq.ParquetWriter(self.parts[-1], self.schema)
+            self._file = create_file(self.parts[-1])
+            self.writer = pq.ParquetWriter(self._file, self.schema)
         self.writer.write_table(conformed)
         self.rows += table.num_rows
 
     def _close_part(self) -> None:
         if self.writer is not None:
             self.writer.close()
+            self._file.close()  # a writer given a file leaves closing it to its owner
             self.writer = None
 
     def commit(self) -> None:
         self._close_part()
         if not self.parts:
-            pq.write_table(self.default_schema.empty_table(), temporary_name(self.path))
+            with create_file(temporary_name(self.path)) as file:
+                pq.write_table(self.default_schema.empty_table(), file)
             os.replace(temporary_name(self.path), self.path)
             return
         if len(self.parts) == 1:
             os.replace(self.parts[0], self.path)
             return
         merged = temporary_name(self.path)
-        with pq.ParquetWriter(merged, self.schema) as writer:
+        with create_file(merged) as file, pq.ParquetWriter(file, self.schema) as writer:
             for part in self.parts:
                 parquet = pq.ParquetFile(part)
                 for group in range(parquet.num_row_groups):  # a row group at a time: memory stays bounded
