@@ -385,3 +385,25 @@ def test_symlinks_planted_where_a_run_writes_are_not_followed(tmp_path: Path) ->
     with pytest.raises(OSError, match="Too many levels of symbolic links"):
         _start_log(log)
     assert target.read_text(encoding="utf-8") == "keep me\n"
+
+
+# Item 10, for `etlcore run` by the user: a file that is not a word list is a config error (exit 2).
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00", "is a binary file, not a word list (one word or phrase per line)"),
+    (b"# a comment line may be as long as it likes " + b"x" * 200 + b"\nok\n" + b"y" * 101 + b"\n",
+     "line 3 holds 101 characters; a word list has one word or phrase per line, at most 100 characters "
+     "(# starts a comment)"),
+])
+def test_a_flagged_words_file_that_is_not_a_word_list_is_refused(tmp_path: Path, content: bytes,
+                                                                 problem: str) -> None:
+    words = tmp_path / "words.txt"
+    words.write_bytes(content)
+    (tmp_path / "ops.json").write_bytes(orjson.dumps({"filter": [{"name": "filter_check_flagged_words", "args": {
+        "flagged_words_max_cutoff": 0.01, "flagged_words_file": str(words)}}]}))
+    done = subprocess.run([*ETLCORE, "run", str(SAMPLE), "--config", "ops.json", "--output", "out.jsonl"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert orjson.loads(done.stderr) == {
+        "code": "ParamFieldValueInvalid",
+        "message": f"operator 'filter_check_flagged_words' arg 'flagged_words_file': {words} {problem}"}
+    assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "out.jsonl.etlcore").exists()
