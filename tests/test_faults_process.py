@@ -80,15 +80,22 @@ def wait_for_workers(process: subprocess.Popen, count: int) -> list[int]:
 # Item 6: Ctrl-C with 2 workers, at random times: every run stops within 5 s, reports processStatus 3,
 # writes result.json and leaves no process behind.
 def test_sigint_at_random_times_with_two_workers_always_stops_within_5_s(tmp_path: Path) -> None:
-    corpus = big_corpus(tmp_path, 120)  # 40,320 rows, 44 MB: about 8 s with 2 workers
+    corpus = big_corpus(tmp_path, 400)  # 134,400 rows, 150 MB
+    options = ("--workers", "2", "--batch-size", "2000")
+    # How long a whole run takes on this machine now, from its workers' start: the signals land within it.
+    process = start_run(tmp_path, corpus, tmp_path / "timed.jsonl", *options)
+    wait_for_workers(process, 2)
+    started = time.monotonic()
+    assert process.wait(timeout=300) == 0
+    duration = time.monotonic() - started
     chance = random.Random(14)
-    worst = 0.0
+    worst, finished_first = 0.0, 0
     trials = int(os.environ.get("ETLCORE_SIGINT_TRIALS", "20"))  # the issue's figure was measured with 100
     for trial in range(trials):
         output = tmp_path / f"out{trial}.jsonl"
-        process = start_run(tmp_path, corpus, output, "--workers", "2", "--batch-size", "2000")
+        process = start_run(tmp_path, corpus, output, *options)
         workers = wait_for_workers(process, 2)
-        time.sleep(chance.uniform(0.0, 3.0))
+        time.sleep(chance.uniform(0.0, 0.7 * duration))
         signalled = time.monotonic()
         process.send_signal(signal.SIGINT)
         try:
@@ -97,14 +104,20 @@ def test_sigint_at_random_times_with_two_workers_always_stops_within_5_s(tmp_pat
             process.kill()
             pytest.fail(f"trial {trial}: still running 5 s after SIGINT")
         worst = max(worst, time.monotonic() - signalled)
+        assert [pid for pid in workers if not gone(pid)] == [], f"trial {trial}: workers left behind"
+        assert not list(tmp_path.glob(".*tmp-*")) and "Traceback" not in err
+        if process.returncode == 0:  # a load on the machine let it finish first: it did nothing wrong
+            finished_first += 1
+            continue
         assert process.returncode == 130, err
         result = orjson.loads((output.parent / f"{output.name}.etlcore" / "result.json").read_bytes())
         assert result["result"]["processStatus"] == 3 and result["etlcore"]["stopped_by"] == "SIGINT"
         assert orjson.loads(out) == result
         assert err.splitlines()[0].endswith("(ok)")
-        assert [pid for pid in workers if not gone(pid)] == [], f"trial {trial}: workers left behind"
-        assert not output.exists() and not list(tmp_path.glob(".*tmp-*"))
-    print(f"{trials} SIGINT trials, worst stop {worst:.2f} s")
+        assert not output.exists()
+    assert finished_first <= trials // 4
+    print(f"{trials} SIGINT trials ({finished_first} finished before the signal), a run {duration:.1f} s, "
+          f"worst stop {worst:.2f} s")
 
 
 # Item 7: SIGTERM stops like Ctrl-C (status 3, result written, temporaries gone), exit 143.
@@ -343,3 +356,54 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
     assert len(output.read_bytes().splitlines()) == orjson.loads(first.stdout.read())["etlcore"]["output_rows"]
     assert not (tmp_path / "out.jsonl.etlcore" / ".lock").exists()
     assert not list(tmp_path.glob(".*tmp-*"))
+
+
+# Item 8, the files themselves: a symlink planted at the name a run writes its temporary output, result
+# or log under is replaced, never written through.
+def test_symlinks_planted_where_a_run_writes_are_not_followed(tmp_path: Path) -> None:
+    from etlcore.runner import run
+
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": str(i), "text": f"Document {i}"} for i in range(5)])
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me\n", encoding="utf-8")
+    work = tmp_path / "out.parquet.etlcore"
+    (work / "logs").mkdir(parents=True)
+    planted = [tmp_path / f".out.parquet.part0.tmp-{os.getpid()}", work / f".result.json.tmp-{os.getpid()}",
+               work / f".rejects.jsonl.tmp-{os.getpid()}"]
+    for link in planted:
+        link.symlink_to(target)
+    response = run(LIGHT, [source], tmp_path / "out.parquet", workers=1)
+    assert response["result"]["processStatus"] == 2
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+    assert [row["text"] for row in __import__("pyarrow.parquet").parquet.read_table(tmp_path / "out.parquet")
+            .to_pylist()] == [f"document {i}" for i in range(5)]
+    assert not any(link.is_symlink() for link in planted)
+    from etlcore.runner import _start_log
+
+    log = work / "logs" / "run-planted.log"
+    log.symlink_to(target)  # a log name taken by a symlink: refused rather than appended to its target
+    with pytest.raises(OSError, match="Too many levels of symbolic links"):
+        _start_log(log)
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+
+
+# Item 10, for `etlcore run` by the user: a file that is not a word list is a config error (exit 2).
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00", "is a binary file, not a word list (one word or phrase per line)"),
+    (b"# a comment line may be as long as it likes " + b"x" * 200 + b"\nok\n" + b"y" * 101 + b"\n",
+     "line 3 holds 101 characters; a word list has one word or phrase per line, at most 100 characters "
+     "(# starts a comment)"),
+])
+def test_a_flagged_words_file_that_is_not_a_word_list_is_refused(tmp_path: Path, content: bytes,
+                                                                 problem: str) -> None:
+    words = tmp_path / "words.txt"
+    words.write_bytes(content)
+    (tmp_path / "ops.json").write_bytes(orjson.dumps({"filter": [{"name": "filter_check_flagged_words", "args": {
+        "flagged_words_max_cutoff": 0.01, "flagged_words_file": str(words)}}]}))
+    done = subprocess.run([*ETLCORE, "run", str(SAMPLE), "--config", "ops.json", "--output", "out.jsonl"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert orjson.loads(done.stderr) == {
+        "code": "ParamFieldValueInvalid",
+        "message": f"operator 'filter_check_flagged_words' arg 'flagged_words_file': {words} {problem}"}
+    assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "out.jsonl.etlcore").exists()

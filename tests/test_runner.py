@@ -114,17 +114,26 @@ def test_parquet_in_and_out_keeps_extra_columns_and_types(tmp_path: Path, toy_op
 
 def test_jsonl_to_parquet_when_later_batches_widen_the_schema(tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [
-        {"id": "1", "text": "a", "n": 1}, {"id": "2", "text": "b", "n": 2},
-        {"id": "3", "text": "c", "n": 2.5, "extra": "new"}, {"id": "4", "text": "d"},
+        {"id": "1", "text": "a", "n": 1, "tags": []}, {"id": "2", "text": "b", "n": 2, "tags": []},
+        {"id": "3", "text": "c", "n": 7, "tags": ["x"], "extra": "new"}, {"id": "4", "text": "d", "n": 2.5},
     ])
     etlcore.run({}, [source], tmp_path / "out.parquet", batch_size=2)
     out = pq.read_table(tmp_path / "out.parquet")
-    assert out.schema.field("n").type == pa.float64()
+    # Integers meeting a fraction: JSON text (a JSON Lines output keeps 2 as 2, not 2.0).
+    assert out.schema.field("n").type == pa.string() and out.schema.field("n").metadata == {b"etlcore": b"json"}
+    assert out.schema.field("tags").type == pa.list_(pa.field("element", pa.string()))
     assert out.to_pylist() == [
-        {"id": "1", "text": "a", "n": 1.0, "extra": None}, {"id": "2", "text": "b", "n": 2.0, "extra": None},
-        {"id": "3", "text": "c", "n": 2.5, "extra": "new"}, {"id": "4", "text": "d", "n": None, "extra": None},
+        {"id": "1", "text": "a", "n": "1", "tags": [], "extra": None},
+        {"id": "2", "text": "b", "n": "2", "tags": [], "extra": None},
+        {"id": "3", "text": "c", "n": "7", "tags": ["x"], "extra": "new"},
+        {"id": "4", "text": "d", "n": "2.5", "tags": None, "extra": None},
     ]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    etlcore.run({}, [tmp_path / "out.parquet"], tmp_path / "back.jsonl")  # JSON text goes back as JSON
+    assert (tmp_path / "back.jsonl").read_bytes() == (
+        b'{"id":"1","text":"a","n":1,"tags":[],"extra":null}\n{"id":"2","text":"b","n":2,"tags":[],"extra":null}\n'
+        b'{"id":"3","text":"c","n":7,"tags":["x"],"extra":"new"}\n{"id":"4","text":"d","n":2.5,"tags":null,'
+        b'"extra":null}\n')
 
 
 def test_a_failing_operator_fails_the_run_and_leaves_no_output(tmp_path: Path, toy_operators: None) -> None:

@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     except EtlError as exc:
         sys.stderr.write(orjson.dumps(exc.to_json()).decode() + "\n")
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C outside a run's own handling: while models load, say
+        sys.stderr.write("etlcore: interrupted\n")
+        return EXIT_INTERRUPTED
 
 
 def _run(args: argparse.Namespace) -> int:

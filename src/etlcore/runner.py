@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -116,32 +117,39 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
 
         require_ray()
     pipeline = Pipeline(pipeline_config, text_column, id_column)  # loads what operators need: may refuse
-    if output is None:  # only check the input: count and report, write no output
-        if work_dir is None:
-            raise EtlError("a run without an output needs a work dir for its result and invalid rows")
-        sink: JsonlSink | ParquetSink | NullSink = NullSink()
-        work = Path(work_dir)
-    else:
-        output = Path(output)
-        sink = open_sink(output, pa.schema([(id_column, pa.string()), (text_column, pa.string())]))
-        work = Path(work_dir) if work_dir else output.with_name(output.name + ".etlcore")
-    work.mkdir(parents=True, exist_ok=True)
-    lock = WorkDirLock(work)
+    interruptible = _Interruptible()
+    interruptible.install()  # before any file is written: from here on a signal stops the run in order
     try:
-        lock.acquire()
-    except EtlError:
-        sink.abort()
-        raise
-    try:
-        return _run_locked(pipeline, files, input_list, output, sink, work, ReadOptions(
-            text_column, id_column, batch_size, max_line_bytes), started, workers, quiet, engine, ray_address)
+        if output is None:  # only check the input: count and report, write no output
+            if work_dir is None:
+                raise EtlError("a run without an output needs a work dir for its result and invalid rows")
+            sink: JsonlSink | ParquetSink | NullSink = NullSink()
+            work = Path(work_dir)
+        else:
+            output = Path(output)
+            sink = open_sink(output, pa.schema([(id_column, pa.string()), (text_column, pa.string())]))
+            work = Path(work_dir) if work_dir else output.with_name(output.name + ".etlcore")
+        work.mkdir(parents=True, exist_ok=True)
+        lock = WorkDirLock(work)
+        try:
+            lock.acquire()
+        except EtlError:
+            sink.abort()
+            raise
+        try:
+            return _run_locked(pipeline, files, input_list, output, sink, work, ReadOptions(
+                text_column, id_column, batch_size, max_line_bytes), started, workers, quiet, engine, ray_address,
+                interruptible)
+        finally:
+            lock.release()
     finally:
-        lock.release()
+        interruptible.restore()
 
 
 def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str | Path], output: Path | None,
                 sink: JsonlSink | ParquetSink | NullSink, work: Path, options: ReadOptions, started: datetime,
-                workers: int | None, quiet: bool, engine: str, ray_address: str | None) -> dict[str, Any]:
+                workers: int | None, quiet: bool, engine: str, ray_address: str | None,
+                interruptible: _Interruptible) -> dict[str, Any]:
     """The run, once its work dir is this process's alone."""
     pipeline_config = pipeline.config
     log_path = work / "logs" / f"run-{started:%Y%m%d-%H%M%S}.log"
@@ -158,9 +166,8 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
     status, failed_stage, reason = DONE, None, ""
     clock = time.perf_counter()
     pool = None
-    interruptible = _Interruptible()
     try:
-        interruptible.install()
+        interruptible.check()
         input_bytes = sum(f.path.stat().st_size for f in files)
         if engine == "ray":
             from etlcore.ray_engine import RayWorkers
@@ -189,7 +196,6 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
         log.exception("run failed")
         job.abort()
     finally:
-        interruptible.restore()
         job.progress.close()
         if pool is not None:
             pool.close()
@@ -212,7 +218,7 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
         print(f"etlcore: {_summary(status, job.tally, seconds)}", file=sys.stderr)
     log.info(_summary(status, job.tally, seconds))
     logging.getLogger("etlcore").removeHandler(handler)
-    handler.close()
+    handler.stream.close()
     return response
 
 
@@ -410,7 +416,10 @@ def _stop_reason(received: int | None) -> str:
 
 def _start_log(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    # Appended to, never through a symlink planted at its name (the work dir may be a task's, writable by others).
+    stream = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666),
+                       "a", encoding="utf-8")
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger = logging.getLogger("etlcore")
     logger.setLevel(logging.INFO)

@@ -5,17 +5,24 @@ document per line), each optionally `.gz` or `.zst` compressed (Parquet compress
 An input may be a file, a folder (searched recursively, files sorted by path) or a glob.
 
 Each table holds the text column as `string`, the id column as `string` (a row without one gets
-`<source>:<line>`), and every other field as its own column with the type Arrow infers for it.
-Blank lines are not rows. A row that cannot be read becomes an `InvalidRow` and never stops the run.
+`<source>:<line>`), and every other field as its own column with the type Arrow infers for it, when
+that type holds every value of the batch exactly; otherwise (mixed types, objects with different keys,
+integers beyond 64 bits) the column is JSON text, marked as such in its field metadata (`JSON_TEXT`) so
+that writers put the values back as JSON. Blank lines are not rows; a UTF-8 byte order mark opening a
+file is not part of its first row. A row that cannot be read, or nests deeper than `MAX_NESTING`,
+becomes an `InvalidRow` and never stops the run.
 """
 
 from __future__ import annotations
 
 import base64
+import codecs
 import glob
 import gzip
 import io
+import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +41,16 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 FORMATS = {**dict.fromkeys(JSONL_SUFFIXES, "jsonl"), ".parquet": "parquet", ".txt": "txt"}
 COMPRESSIONS = (".gz", ".zst")
 _MISSING = object()
+
+# The deepest a field may nest arrays and objects (`[[1]]` is 2): every output and checkpoint holds it.
+# Parquet readers refuse a schema nested more than 100 levels and an array takes two of them (49 arrays
+# are the most a Parquet file written by Arrow can be read back with); orjson writes at most 254.
+MAX_NESTING = 48
+# Field metadata of a column whose strings are JSON texts of the values (a field of mixed types).
+JSON_TEXT = {b"etlcore": b"json"}
+# orjson reads an integer beyond 64 bits as a float: a line holding this many digits in a row is read
+# again by the standard library, which keeps every digit (only when the batch holds floats).
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 @dataclass(frozen=True)
@@ -95,7 +112,8 @@ def expand_inputs(inputs: list[str | Path]) -> list[InputFile]:
     files: list[InputFile] = []
     for given in inputs:
         given = str(given)
-        if glob.has_magic(given):
+        # A name that exists is that file or folder, even with glob characters in it (x[1].jsonl).
+        if glob.has_magic(given) and not Path(given).exists():
             root = Path(given.split("*")[0].split("?")[0].split("[")[0])
             root = root if given.endswith("/") or root.is_dir() else root.parent
             candidates = [(Path(p), root) for p in sorted(glob.glob(given, recursive=True))]
@@ -148,11 +166,13 @@ def parse_chunk(chunk: Chunk, options: ReadOptions) -> Batch:
         table = pa.Table.from_batches([chunk.record_batch])
         lines = range(chunk.first_row, chunk.first_row + table.num_rows)
         return check_table(table, chunk.file.source, lines, options.text_column, options.id_column)
-    builder = _BatchBuilder(chunk.file, options)
     lines = chunk.lines
     if chunk.span:
         with open(chunk.file.path, "rb") as stream:
             lines = os.pread(stream.fileno(), chunk.span[1], chunk.span[0])
+    if chunk.first_line == 1 and lines.startswith(codecs.BOM_UTF8):  # the file's start: not part of a row
+        lines = lines[len(codecs.BOM_UTF8):]
+    builder = _BatchBuilder(chunk.file, options, lines, chunk.first_line)
     for line, raw in enumerate(lines.split(b"\n"), chunk.first_line):
         raw = raw.rstrip(b"\r")
         if raw.strip():
@@ -179,13 +199,16 @@ def _open(file: InputFile) -> IO[bytes]:
 class _BatchBuilder:
     """Parses the lines of one chunk into rows (text, id, other fields), then one Arrow table."""
 
-    def __init__(self, file: InputFile, options: ReadOptions) -> None:
+    def __init__(self, file: InputFile, options: ReadOptions, chunk_lines: bytes, first_line: int) -> None:
         self.file, self.options = file, options
+        self.chunk_lines, self.first_line = chunk_lines, first_line
         self.texts: list[str] = []
         self.ids: list[str] = []
         self.others: list[dict[str, Any]] = []
+        self.lines: list[int] = []  # of the rows
         self.columns: dict[str, None] = {}  # column order of first appearance
         self.invalid: list[InvalidRow] = []
+        self.float_ids = False  # an id read as a float may be an integer beyond 64 bits
 
     def add_invalid(self, line: int, reason: str, raw: bytes) -> None:
         self.invalid.append(InvalidRow(self.file.source, line, reason, raw))
@@ -208,6 +231,7 @@ class _BatchBuilder:
         self.texts.append(text)
         self.ids.append(f"{self.file.source}:{line}")
         self.others.append({})
+        self.lines.append(line)
 
     def _add_json_line(self, line: int, raw: bytes) -> None:
         try:
@@ -231,21 +255,86 @@ class _BatchBuilder:
         if not isinstance(text, str):
             self.add_invalid(line, f"text field '{text_column}' is not a string (got {json_kind(text)})", raw)
             return
+        identifier = row.get(id_column)
+        if isinstance(identifier, (dict, list)) and _nests_deeper(identifier, MAX_NESTING):
+            self.add_invalid(line, _too_deep(id_column), raw)
+            return
         for key in row:
             self.columns.setdefault(key)
+        if type(identifier) is float:
+            self.float_ids = True
         self.texts.append(text)
-        self.ids.append(_id_text(row.get(id_column), self.file.source, line))
+        self.ids.append(_id_text(identifier, self.file.source, line))
         self.others.append(row)
+        self.lines.append(line)
 
     def build(self) -> Batch:
         text_column, id_column = self.options.text_column, self.options.id_column
+        names = [name for name in self.columns if name not in (text_column, id_column)]
+        typed = {name: _typed_column([row.get(name) for row in self.others]) for name in names}
+        if self._drop_deep_rows(typed):
+            typed = {name: _typed_column([row.get(name) for row in self.others]) for name in typed}
+        if self._read_big_integers(typed):
+            typed = {name: _typed_column([row.get(name) for row in self.others]) for name in typed}
         columns = {text_column: pa.array(self.texts, pa.string()), id_column: pa.array(self.ids, pa.string())}
         order = list(self.columns) or [text_column]
         if id_column not in self.columns:
             order.insert(0, id_column)
-        arrays = [columns[name] if name in columns else _infer_column([r.get(name) for r in self.others])
-                  for name in order]
-        return Batch(pa.table(arrays, names=order), self.invalid)
+        fields, arrays = [], []
+        for name in order:
+            array = columns.get(name)
+            if array is None:
+                array = typed[name]
+            if array is None:  # no Arrow type holds these values exactly: JSON text
+                fields.append(pa.field(name, pa.string(), metadata=JSON_TEXT))
+                arrays.append(json_text_array([row.get(name) for row in self.others]))
+            else:
+                fields.append(pa.field(name, array.type))
+                arrays.append(array)
+        self.invalid.sort(key=lambda row: row.line)
+        return Batch(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), self.invalid)
+
+    def _drop_deep_rows(self, typed: dict[str, pa.Array | None]) -> bool:
+        """Move the rows nesting deeper than MAX_NESTING to the invalid ones. Only the columns whose type
+        is that deep (or that have no type) need a look at their values."""
+        deep: dict[int, str] = {}
+        for name, array in typed.items():
+            if array is not None:  # its type is no deeper than MAX_NESTING
+                continue
+            for position, row in enumerate(self.others):
+                if position not in deep and _nests_deeper(row.get(name), MAX_NESTING):
+                    deep[position] = _too_deep(name)
+        raws = self._raw_lines() if deep else []
+        for position, reason in deep.items():
+            self.add_invalid(self.lines[position], reason, raws[self.lines[position] - self.first_line])
+        if deep:
+            for rows in (self.texts, self.ids, self.others, self.lines):
+                rows[:] = [row for position, row in enumerate(rows) if position not in deep]
+            kept = {key: None for row in self.others for key in row}  # a field only the dropped rows had goes
+            for name in [name for name in typed if name not in kept]:
+                del typed[name], self.columns[name]
+        return bool(deep)
+
+    def _read_big_integers(self, typed: dict[str, pa.Array | None]) -> bool:
+        """Read again, keeping every digit, the rows where orjson may have turned an integer beyond 64 bits
+        into a float: only in a batch whose ids or columns hold floats (or have no type)."""
+        if not (self.float_ids or any(array is None or _holds_floats(array.type) for array in typed.values())):
+            return False
+        changed = False
+        raws = self._raw_lines()
+        for position, line in enumerate(self.lines):
+            raw = raws[line - self.first_line]
+            if _LONG_DIGITS.search(raw):
+                row = json.loads(raw)  # orjson read it, so it is valid JSON: only the integers differ
+                self.others[position] = row
+                self.ids[position] = _id_text(row.get(self.options.id_column), self.file.source,
+                                              self.lines[position])
+                changed = True
+        return changed
+
+    def _raw_lines(self) -> list[bytes]:
+        """The chunk's lines again, as `parse_chunk` cut them: kept only while a row needs them."""
+        return [raw.rstrip(b"\r") for raw in self.chunk_lines.split(b"\n")]
 
 
 _BLOCK_BYTES = 8 * 1024 * 1024
@@ -319,6 +408,7 @@ def check_table(table: pa.Table, source: str, lines: range, text_column: str, id
         return _all_invalid(table, source, lines, f"text field '{text_column}' is not a string (got {text_type})")
     table = table.set_column(table.column_names.index(text_column), text_column,
                              table[text_column].cast(pa.string()))
+    table = _trusted_json_text(table)
     null_text = pc.is_null(table[text_column])
     invalid = []
     if pc.any(null_text).as_py():
@@ -338,6 +428,30 @@ def check_table(table: pa.Table, source: str, lines: range, text_column: str, id
     return Batch(table, invalid)
 
 
+def is_json_text(field: pa.Field) -> bool:
+    return field.metadata is not None and field.metadata.get(b"etlcore") == JSON_TEXT[b"etlcore"]
+
+
+def _trusted_json_text(table: pa.Table) -> pa.Table:
+    """A Parquet input may mark a column as JSON text (an etlcore output does): the mark stays only when
+    every value is JSON, so that no writer puts anything else in a JSON Lines file."""
+    for position, column in enumerate(table.schema):
+        if is_json_text(column) and not (pa.types.is_string(column.type)
+                                         and _all_json(table[column.name].to_pylist())):
+            table = table.set_column(position, pa.field(column.name, column.type), table[column.name])
+    return table
+
+
+def _all_json(texts: list[str | None]) -> bool:
+    try:
+        for text in texts:
+            if text is not None:
+                orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 def _all_invalid(table: pa.Table, source: str, lines: range, reason: str) -> Batch:
     return Batch(pa.table({}), _invalid_rows(table, source, list(lines), reason))
 
@@ -350,8 +464,8 @@ def _invalid_rows(table: pa.Table, source: str, lines: list[int], reason: str) -
 def _ids_as_text(ids: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
         return ids.cast(pa.string())
-    if pa.types.is_integer(ids.type):
-        return ids.cast(pa.string())
+    if pa.types.is_integer(ids.type) or (pa.types.is_decimal(ids.type) and ids.type.scale == 0):
+        return ids.cast(pa.string())  # in decimal, every digit (a Parquet id beyond 64 bits is a decimal)
     return pa.chunked_array([pa.array([None if v is None else orjson.dumps(v, default=str).decode()
                                        for v in ids.to_pylist()], pa.string())])
 
@@ -364,12 +478,92 @@ def _id_text(value: Any, source: str, line: int) -> str:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return orjson.dumps(value).decode()
+    return json_text(value)
 
 
-def _infer_column(values: list[Any]) -> pa.Array:
-    """An Arrow column for one JSON field; a field whose values mix types is kept as JSON text."""
+def _too_deep(name: str) -> str:
+    return f"field '{name}' is nested more than {MAX_NESTING} levels deep (arrays and objects)"
+
+
+def _typed_column(values: list[Any]) -> pa.Array | None:
+    """An Arrow column holding exactly these JSON values, or None when no Arrow type does."""
     try:
-        return pa.array(values)
+        array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+        return None
+    if type_nesting(array.type) > MAX_NESTING:  # rows to drop (and no recursion into such a type)
+        return None
+    return array if _exact(values, array.type) else None
+
+
+def _exact(values: list[Any], arrow_type: pa.DataType) -> bool:
+    """Whether `arrow_type` (inferred by Arrow from `values`) gives the values back as they are: Arrow turns
+    integers and booleans among fractions into doubles (2 would be written back as 2.0) and fills the keys
+    an object lacks with nulls; Parquet cannot hold an object without keys."""
+    if pa.types.is_floating(arrow_type):
+        return all(type(value) is float for value in values if value is not None)
+    if pa.types.is_struct(arrow_type):
+        keys = arrow_type.num_fields
+        objects = [value for value in values if value is not None]
+        if keys == 0 or any(len(value) != keys for value in objects):
+            return False
+        return all(_exact([value[field.name] for value in objects], field.type)
+                   for field in arrow_type if _needs_check(field.type))
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        if not _needs_check(arrow_type.value_type):
+            return True
+        return _exact([item for value in values if value is not None for item in value], arrow_type.value_type)
+    return True
+
+
+def _needs_check(arrow_type: pa.DataType) -> bool:
+    if pa.types.is_floating(arrow_type) or pa.types.is_struct(arrow_type):
+        return True
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return _needs_check(arrow_type.value_type)
+    return False
+
+
+def _holds_floats(arrow_type: pa.DataType) -> bool:
+    if pa.types.is_floating(arrow_type):
+        return True
+    return any(_holds_floats(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
+
+
+def type_nesting(arrow_type: pa.DataType) -> int:
+    """How many levels of lists and structs (JSON arrays and objects) a type nests; past MAX_NESTING it
+    stops counting (without recursion: a type may nest 1,000 levels)."""
+    deepest, stack = 0, [(arrow_type, 0)]
+    while stack and deepest <= MAX_NESTING:
+        item, depth = stack.pop()
+        if pa.types.is_struct(item) or item.num_fields:
+            deepest = max(deepest, depth + 1)
+            stack.extend((item.field(i).type, depth + 1) for i in range(item.num_fields))
+    return deepest
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """Whether a JSON value nests arrays and objects more than `limit` levels (without recursion: a line
+    may nest 1,000 levels)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth == limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def json_text(value: Any) -> str:
+    """A JSON value as compact JSON text; integers beyond 64 bits keep their digits."""
+    try:
+        return orjson.dumps(value, default=str).decode()  # str: what JSON lacks (a Parquet input's decimals)
+    except orjson.JSONEncodeError:  # an integer orjson cannot write
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def json_text_array(values: list[Any]) -> pa.Array:
+    return pa.array([None if value is None else json_text(value) for value in values], pa.string())

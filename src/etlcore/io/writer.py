@@ -11,7 +11,7 @@ import gzip
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import zstandard
 
 from etlcore.errors import EtlError
+from etlcore.io.reader import JSON_TEXT, is_json_text, json_text_array
 
 
 def temporary_name(path: Path, tag: str = "") -> Path:
@@ -43,10 +44,19 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def create_file(path: Path) -> BinaryIO:
+    """A new, empty file at `path` (a temporary name of this process's own) for writing. Whatever stands
+    at that name goes first, and the file is created, never opened through a symlink: a symlink planted
+    there in between makes this fail instead of writing where it leads."""
+    path.unlink(missing_ok=True)
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666), "wb")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_name(path)
-    temporary.write_bytes(data)
+    with create_file(temporary) as file:
+        file.write(data)
     os.replace(temporary, path)
 
 
@@ -62,9 +72,15 @@ def jsonl_bytes(rows: Iterable[dict[str, Any]]) -> bytes:
 
 
 def table_rows(table: pa.Table) -> Iterable[dict[str, Any]]:
+    """The rows as dicts; a JSON text column's values as the JSON they hold (orjson writes them verbatim)."""
     names = table.column_names
-    columns = [table[name].to_pylist() for name in names]
+    columns = [_json_fragments(table[field.name]) if is_json_text(field) else table[field.name].to_pylist()
+               for field in table.schema]
     return (dict(zip(names, values)) for values in zip(*columns))
+
+
+def _json_fragments(column: pa.ChunkedArray) -> list[orjson.Fragment | None]:
+    return [None if value is None else orjson.Fragment(value) for value in column.to_pylist()]
 
 
 def table_jsonl(table: pa.Table) -> bytes:
@@ -79,7 +95,7 @@ class JsonlSink:
         self.path = path
         self.temporary = temporary_name(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        raw = open(self.temporary, "wb")  # noqa: SIM115 - closed in commit/abort
+        raw = create_file(self.temporary)
         if path.suffix == ".gz":
             self.stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb")
         elif path.suffix == ".zst":
@@ -145,15 +161,18 @@ class NullSink:
 
 
 class ParquetSink:
-    """Parquet. Later batches are conformed to the schema of the first; when a batch brings a wider
-    schema (a new field, int that must become double), a new part starts and `commit` merges the
-    parts under the unified schema, so no value is ever narrowed or dropped."""
+    """Parquet under one schema, however the batches' types change. Each batch is conformed to the
+    schema so far, widened where the batch needs it (`widen_field`): a new field, a type where there
+    were only nulls, and JSON text (the reader's mark) for a field whose types cannot meet. A widened
+    schema starts a new part; `commit` rewrites the parts under the last schema, which holds every
+    earlier one, a row group at a time. No value is narrowed or dropped."""
 
     def __init__(self, path: Path, default_schema: pa.Schema) -> None:
         self.path = path
         self.default_schema = default_schema
         self.parts: list[Path] = []
         self.writer: pq.ParquetWriter | None = None
+        self._file: BinaryIO | None = None  # the part being written
         self.schema: pa.Schema | None = None
         self.rows = 0
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,42 +180,39 @@ class ParquetSink:
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        if self.writer is not None:
-            unified = pa.unify_schemas([self.schema, table.schema], promote_options="permissive")
-            if not unified.equals(self.schema):
-                self._close_part()
+        conformed = conform(table, self.schema)
+        if self.writer is not None and not conformed.schema.equals(self.schema, check_metadata=True):
+            self._close_part()
         if self.writer is None:
-            self.schema = table.schema
+            self.schema = conformed.schema
             self.parts.append(temporary_name(self.path, f"part{len(self.parts)}."))
-            self.writer = pq.ParquetWriter(self.parts[-1], self.schema)
-        self.writer.write_table(_conform(table, self.schema))
+            self._file = create_file(self.parts[-1])
+            self.writer = pq.ParquetWriter(self._file, self.schema)
+        self.writer.write_table(conformed)
         self.rows += table.num_rows
 
     def _close_part(self) -> None:
         if self.writer is not None:
             self.writer.close()
+            self._file.close()  # a writer given a file leaves closing it to its owner
             self.writer = None
 
     def commit(self) -> None:
         self._close_part()
         if not self.parts:
-            pq.write_table(self.default_schema.empty_table(), temporary_name(self.path))
+            with create_file(temporary_name(self.path)) as file:
+                pq.write_table(self.default_schema.empty_table(), file)
             os.replace(temporary_name(self.path), self.path)
             return
         if len(self.parts) == 1:
             os.replace(self.parts[0], self.path)
             return
-        schemas = [pq.read_schema(part) for part in self.parts]
-        try:
-            unified = pa.unify_schemas(schemas, promote_options="permissive")
-        except pa.ArrowException as exc:
-            self.abort()
-            raise EtlError(f"cannot write {self.path}: columns change type between batches ({exc})") from None
         merged = temporary_name(self.path)
-        with pq.ParquetWriter(merged, unified) as writer:
+        with create_file(merged) as file, pq.ParquetWriter(file, self.schema) as writer:
             for part in self.parts:
-                for batch in pq.ParquetFile(part).iter_batches():
-                    writer.write_table(_conform(pa.Table.from_batches([batch]), unified))
+                parquet = pq.ParquetFile(part)
+                for group in range(parquet.num_row_groups):  # a row group at a time: memory stays bounded
+                    writer.write_table(conform(parquet.read_row_group(group), self.schema, final=True))
         os.replace(merged, self.path)
         self.abort()
 
@@ -206,11 +222,74 @@ class ParquetSink:
             part.unlink(missing_ok=True)
 
 
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """`table` with exactly `schema`'s columns, in its order; absent columns are nulls."""
-    columns = [table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-               for f in schema]
-    return pa.table(columns, names=schema.names).cast(schema)
+def conform(table: pa.Table, schema: pa.Schema | None, final: bool = False) -> pa.Table:
+    """`table` under `schema` widened as far as its columns need (every field of `schema` first, in its
+    order, absent ones null; then the table's new fields). `final`: `schema` holds the table already."""
+    if schema is None:
+        return table
+    fields, columns = [], []
+    for field in schema:
+        if field.name not in table.column_names:
+            fields.append(field)
+            columns.append(pa.nulls(table.num_rows, field.type))
+            continue
+        given = table.schema.field(field.name)
+        target = field if final else widen_field(field, given)
+        fields.append(target)
+        columns.append(_as_field(table[field.name], given, target))
+    for field in table.schema:
+        if field.name not in schema.names:
+            fields.append(field)
+            columns.append(table[field.name])
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def widen_field(old: pa.Field, new: pa.Field) -> pa.Field:
+    """The field that holds the values of both, exactly; JSON text when no Arrow type does."""
+    if old.equals(new, check_metadata=True):
+        return old
+    merged = None if is_json_text(old) or is_json_text(new) else _widen_type(old.type, new.type)
+    return pa.field(old.name, pa.string(), metadata=JSON_TEXT) if merged is None else pa.field(old.name, merged)
+
+
+def _widen_type(old: pa.DataType, new: pa.DataType) -> pa.DataType | None:
+    """The type holding both, or None. Nulls join anything; lists and structs join when their items and
+    keys do (objects with other keys do not: their rows would gain keys); integers do not join floats
+    (a JSON Lines output would write 2 as 2.0)."""
+    if old.equals(new):
+        return old
+    if pa.types.is_null(old):
+        return new
+    if pa.types.is_null(new):
+        return old
+    for is_list, list_type in ((pa.types.is_list, pa.list_), (pa.types.is_large_list, pa.large_list)):
+        if is_list(old) and is_list(new):
+            item = _widen_type(old.value_type, new.value_type)
+            return None if item is None else list_type(item)
+    if pa.types.is_struct(old) and pa.types.is_struct(new):
+        if [field.name for field in old] != [field.name for field in new]:
+            return None
+        children = [_widen_type(a.type, b.type) for a, b in zip(old, new)]
+        if any(child is None for child in children):
+            return None
+        return pa.struct([pa.field(a.name, child) for a, child in zip(old, children)])
+    if old.num_fields or new.num_fields:
+        return None
+    if pa.types.is_integer(old) != pa.types.is_integer(new):
+        return None
+    try:  # int32 and int64, string and large_string (Parquet inputs), ...
+        return pa.unify_schemas([pa.schema([("f", old)]), pa.schema([("f", new)])],
+                                promote_options="permissive").field("f").type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+
+
+def _as_field(column: pa.ChunkedArray, field: pa.Field, target: pa.Field) -> pa.ChunkedArray:
+    if field.equals(target, check_metadata=True):
+        return column
+    if is_json_text(target) and not is_json_text(field):
+        return pa.chunked_array([json_text_array(column.to_pylist())], pa.string())
+    return column.cast(target.type)
 
 
 def open_sink(path: Path, default_schema: pa.Schema) -> JsonlSink | ParquetSink:

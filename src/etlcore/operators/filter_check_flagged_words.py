@@ -17,6 +17,10 @@ from etlcore.registry import register
 HAN = regex.compile(r"\p{Han}")
 
 
+# No word or phrase of a list is longer (etlcore's own: 13); a longer line means the file is something else.
+LONGEST_ENTRY = 100
+
+
 def default_list_paths() -> list[str]:
     folder = resources.files("etlcore") / "data" / "flagged_words"
     return [str(folder / "en.txt"), str(folder / "zh.txt")]
@@ -65,13 +69,21 @@ class FilterCheckFlaggedWords(Filter):
         path = values.get("flagged_words_file")
         if not path:
             return []
+        where = f"operator '{cls.name}' arg 'flagged_words_file'"
         if not Path(path).is_file():
-            return [f"operator '{cls.name}' arg 'flagged_words_file': no such file: {path}"]
+            return [f"{where}: no such file: {path}"]
+        data = Path(path).read_bytes()
+        if b"\x00" in data:
+            return [f"{where}: {path} is a binary file, not a word list (one word or phrase per line)"]
         try:
-            Path(path).read_text(encoding="utf-8")
+            lines = data.decode("utf-8").splitlines()
         except UnicodeDecodeError as exc:
-            return [f"operator '{cls.name}' arg 'flagged_words_file': {path} is not UTF-8 text ({exc.reason} "
-                    f"at byte {exc.start})"]
+            return [f"{where}: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})"]
+        for number, line in enumerate(lines, 1):
+            entry = line.strip()
+            if len(entry) > LONGEST_ENTRY and not entry.startswith("#"):
+                return [f"{where}: {path} line {number} holds {len(entry)} characters; a word list has one word "
+                        f"or phrase per line, at most {LONGEST_ENTRY} characters (# starts a comment)"]
         return []
 
     def compute(self, texts: pa.StringArray) -> np.ndarray:
