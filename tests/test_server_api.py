@@ -137,6 +137,11 @@ def test_the_modelarts_lifecycle(server: Server, root: Path) -> None:
     assert results["results"][0]["result_description"] == [
         f"{rejects[0]['etl_operator']}: {rejects[0]['etl_reason']}"]
 
+    invalid_rows = client.call("GET", "/{task_id}/versions/{version_id}/results", task_id=task_id, version_id=task_id,
+                               query=[("result_property", "invalid"), ("limit", 10)])
+    assert invalid_rows["count"] == invalid == len(invalid_rows["results"]) and not invalid_rows["has_more"]
+    assert {r["result_property"] for r in invalid_rows["results"]} == {"invalid"}
+
     client.call("PUT", "/{task_id}", {"description": "updated"}, task_id=task_id)
     assert client.call("GET", "/{task_id}", task_id=task_id)["description"] == "updated"
     listed = client.call("GET", "", query=[("limit", 10), ("task_type", "sys_data_cleaning"),

@@ -286,7 +286,8 @@ def _results(state: Any, request: Request, body: Any) -> dict[str, Any]:
     wanted = request.query_params.get("result_property")
     rows = _result_rows(work, run["id"], wanted)
     page = list(islice(rows, offset, offset + limit + 1))
-    return {"count": (run["rejected_rows"] or 0) + (run["invalid_rows"] or 0) if wanted is None else len(page),
+    counts = {"rejected": run["rejected_rows"] or 0, "invalid": run["invalid_rows"] or 0}
+    return {"count": sum(counts.values()) if wanted is None else counts.get(wanted, 0),
             "has_more": len(page) > limit, "results": page[:limit]}
 
 
