@@ -59,16 +59,13 @@ CREATE TABLE IF NOT EXISTS versions (
 );
 """
 # Added by schema version 2: the start time of the running process (tells a reused pid apart), the
-# folder its paths were confined to at creation, and why its last run stopped (SIGINT, SIGTERM,
-# "process gone", ...).
-SCHEMA_V2 = ("pid_start INTEGER", "allowed_root TEXT", "stop_reason TEXT")
+# folder its paths were confined to at creation, why its last run stopped (SIGINT, SIGTERM, "process
+# gone", ...), when `etlcore serve` was asked to run it (NULL: not for the server), and the task it is a
+# further run (a ModelArts version) of.
+SCHEMA_V2 = ("pid_start INTEGER", "allowed_root TEXT", "stop_reason TEXT", "queued REAL", "parent TEXT")
 TASK_COLUMNS = ("id", "name", "template", "body", "config", "inputs", "task_dir", "dataset", "create_version",
                 "status", "pid", "created", "started", "finished", "input_rows", "output_rows", "rejected_rows",
-                "invalid_rows", "result", "pid_start", "allowed_root", "stop_reason", "queued", "parent")
-# Added for `etlcore serve` (nullable, no new schema version: older readers ignore them): when the server
-# was asked to run the task (NULL: not for the server), and the task it is a further run (ModelArts
-# version) of.
-SERVER_COLUMNS = ("queued REAL", "parent TEXT")
+                "invalid_rows", "result", *(column.split()[0] for column in SCHEMA_V2))
 
 
 class TaskStore:
@@ -85,7 +82,7 @@ class TaskStore:
                 raise EtlError(f"task store {path} has schema version {row[0]}, newer than this etlcore "
                                f"understands ({SCHEMA_VERSION})")
             present = {column[1] for column in db.execute("PRAGMA table_info(tasks)")}
-            for column in SCHEMA_V2 + SERVER_COLUMNS:
+            for column in SCHEMA_V2:
                 if column.split()[0] not in present:
                     db.execute(f"ALTER TABLE tasks ADD COLUMN {column}")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
