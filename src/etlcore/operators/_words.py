@@ -15,7 +15,7 @@ words of each document. Each is computed once per batch, whichever filters ask f
 - Words: a Chinese document is segmented with jieba's dictionary and algorithm as the `rjieba` package
   (a Rust port) implements it, HMM for unknown words on. rjieba keeps a run of Latin letters and digits
   joined by + # & . _ % - whole where jieba's HMM step splits it (`TF-SD|卡套` against jieba's
-  `TF|-|SD|卡套`); such tokens are split as jieba splits them (`_segment`), which makes the tokens
+  `TF|-|SD|卡套`); such tokens are split as jieba splits them (`segment`), which makes the tokens
   jieba 0.42.1's on all 14,400 People's Daily paragraphs and on all but 2 of 35,123 product-review
   lines (1.79 % of them differed before). Any other document is split on whitespace. Every token then
   loses the special characters at both of its ends (see `SPECIAL_CHARACTERS`), and tokens that become
@@ -135,7 +135,7 @@ _JOINED_RUN = regex.compile(r"[A-Za-z0-9][+#&._%-]|[+#&._%-][A-Za-z0-9]")
 _HAN = regex.compile(r"\p{Han}")
 
 
-def _segment(text: str) -> list[str]:
+def segment(text: str) -> list[str]:
     """jieba's tokens of `text`: rjieba's, with its joined runs of letters, digits and + # & . _ % -
     split as jieba's HMM step splits them."""
     tokens = rjieba.cut(text)
@@ -157,7 +157,7 @@ def words(texts: pa.Array) -> pa.LargeListArray:
     tokens = pc.utf8_split_whitespace(texts).cast(pa.large_list(pa.large_string()))
     if chinese.any():
         rows = np.flatnonzero(chinese)
-        segmented = [_segment(text) for text in texts.take(pa.array(rows)).to_pylist()]
+        segmented = [segment(text) for text in texts.take(pa.array(rows)).to_pylist()]
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(words) for words in segmented], out=offsets[1:])
         values = pa.array(chain.from_iterable(segmented), pa.large_string(), size=int(offsets[-1]))
