@@ -42,7 +42,8 @@ CASES = [
      "iwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c", "Authorization: Bearer "),
     ("unsigned eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMjM0In0. end", "unsigned  end"),
     ("密钥如下：\n-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n"
-     "KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY-----\n请妥善保管", "密钥如下：\n\n请妥善保管"),
+     "KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY-----\n请妥善保管",
+     "密钥如下：\n\n请妥善保管"),
     ("-----BEGIN ENCRYPTED PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,3F17F5316E2BAC89\n\n"
      "MIIBOgIBAAJBAKj34GkxFhD90vcN\n-----END ENCRYPTED PRIVATE KEY-----", ""),
     ("-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8w\n-----END PRIVATE KEY-----", ""),
