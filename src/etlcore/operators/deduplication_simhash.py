@@ -1,15 +1,42 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 
 from etlcore.operators.base import Arg, Deduplicator
 from etlcore.registry import register
-from etlcore.simhash import SHORT_TEXT, FrequentLines, keep_first_of_clusters, simhash_fingerprints
+from etlcore.simhash import SHORT_TEXT, FrequentLines, keep_first_of_clusters, simhash_fingerprints, text_similarity
 
+CONFIRM_DEFAULT = 0.5  # from benchmarks/dedup_confirm.py's figures (see the docstring and README)
 MIN_FREQUENT_LINE_DOCUMENTS = 10  # fewer: a family of copies of one document, not boilerplate
+PAIRS_PER_READ = 20_000  # candidate pairs confirmed per read of their texts: at most 40,000 texts in memory
+TEXT_CACHE_BYTES = 128 << 20  # texts kept between reads: the later rounds re-read the same documents
+
+
+class _TextCache:
+    """The texts read so far, up to TEXT_CACHE_BYTES; beyond, only the last read's."""
+
+    def __init__(self, read: Callable[[np.ndarray], pa.Array]) -> None:
+        self.read = read
+        self.positions = np.zeros(0, np.int64)
+        self.texts = pa.array([], pa.large_string())
+
+    def __call__(self, positions: np.ndarray) -> pa.Array:
+        missing = np.setdiff1d(positions, self.positions, assume_unique=True)
+        if len(missing):
+            fresh = self.read(missing).cast(pa.large_string())
+            merged = np.concatenate([self.positions, missing])
+            texts = pa.concat_arrays([self.texts, fresh])
+            if texts.nbytes > TEXT_CACHE_BYTES:  # start over with this read alone
+                merged = np.concatenate([positions[np.isin(positions, self.positions)], missing])
+                texts = pa.concat_arrays([self.texts.take(pa.array(np.searchsorted(
+                    self.positions, merged[:len(merged) - len(missing)]))), fresh])
+            order = np.argsort(merged, kind="stable")
+            self.positions, self.texts = merged[order], texts.take(pa.array(order))
+        return self.texts.take(pa.array(np.searchsorted(self.positions, positions)))
 
 
 @register
@@ -45,12 +72,16 @@ class DeduplicationSimhash(Deduplicator):
         Arg("tokenization", str, "features over characters or words", default="char", choices=("char", "word")),
         Arg("frequent_line_share", float, "lines in at least this share of the documents (and in 10) are left "
             "out of fingerprints; 0: off", default=0.001, minimum=0, maximum=1),
+        Arg("confirm_similarity", float, "a candidate pair joins a cluster only when the Jaccard similarity of "
+            "its texts' character n-gram sets is at least this; 0: off (fingerprints alone)",
+            default=CONFIRM_DEFAULT, minimum=0, maximum=1),
     )
     distance: float
     ngram: int
     short_text_chars: int
     tokenization: str
     frequent_line_share: float
+    confirm_similarity: float
 
     @property
     def counts_lines(self) -> bool:  # type: ignore[override]
@@ -60,7 +91,35 @@ class DeduplicationSimhash(Deduplicator):
         return max(MIN_FREQUENT_LINE_DOCUMENTS, math.ceil(self.frequent_line_share * documents))
 
     def fingerprint(self, texts: pa.StringArray, frequent_lines: FrequentLines | None = None) -> np.ndarray:
-        return simhash_fingerprints(texts, self.ngram, self.tokenization, frequent_lines, self.short_text_chars)
+        """The simhash per text; when confirming pairs, shape (texts, 2): with a hash of each folded text."""
+        return simhash_fingerprints(texts, self.ngram, self.tokenization, frequent_lines, self.short_text_chars,
+                                    text_hashes=self.needs_texts)
 
-    def find_duplicates(self, fingerprints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return keep_first_of_clusters(fingerprints, math.floor(self.distance))
+    @property
+    def needs_texts(self) -> bool:  # type: ignore[override]
+        return self.confirm_similarity > 0
+
+    def find_duplicates(self, fingerprints: np.ndarray,
+                        texts: Callable[[np.ndarray], pa.Array] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if not self.needs_texts:
+            return keep_first_of_clusters(fingerprints, math.floor(self.distance))
+        if len(fingerprints) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if texts is None:
+            raise ValueError(f"{self.name}: confirm_similarity needs the texts of the candidate pairs")
+        prints, text_hashes = fingerprints[:, 0], fingerprints[:, 1]
+        cached = _TextCache(texts)
+
+        def confirm(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+            alike = text_hashes[left] == text_hashes[right]  # the same folded text: no need to read it
+            unsure = np.flatnonzero(~alike)
+            for start in range(0, len(unsure), PAIRS_PER_READ):
+                chunk = unsure[start:start + PAIRS_PER_READ]
+                a, b = left[chunk], right[chunk]
+                positions = np.unique(np.concatenate([a, b]))
+                similarity = text_similarity(cached(positions), np.searchsorted(positions, a),
+                                             np.searchsorted(positions, b), self.ngram, short_text=0)
+                alike[chunk] = similarity >= self.confirm_similarity
+            return alike
+
+        return keep_first_of_clusters(prints, math.floor(self.distance), confirm)
