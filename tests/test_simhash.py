@@ -89,7 +89,7 @@ def test_light_edits_stay_within_six_bits_of_their_source(
     width, extra spaces, an appended boilerplate line, a character edit per 300) within distance 6,
     with the operator's defaults (frequent lines counted over the corpus and left out)."""
     texts, copies = real_corpus
-    operator = DeduplicationSimhash(distance=6)
+    operator = DeduplicationSimhash(distance=6, confirm_similarity=0)  # the fingerprints alone
     counts = LineCounts()
     counts.add(line_hashes(texts))
     prints = operator.fingerprint(pa.array(texts), FrequentLines(counts, operator.line_threshold(len(texts))))
@@ -135,7 +135,7 @@ def test_a_chain_keeps_only_its_first_document() -> None:
 
 def test_fractional_distance_is_floored() -> None:
     five, six = np.uint64(0b11111), np.uint64(0b111111)
-    operator = DeduplicationSimhash(distance=5.6511, ngram=3, tokenization="char")
+    operator = DeduplicationSimhash(distance=5.6511, ngram=3, tokenization="char", confirm_similarity=0)
     assert operator.find_duplicates(np.array([0, five, six << np.uint64(20)], dtype=np.uint64))[0].tolist() == [
         -1, 0, -1]
 
