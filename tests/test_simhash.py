@@ -311,3 +311,16 @@ def test_confirm_similarity_out_of_range_is_a_config_error() -> None:
                                                    r"value 1.5 is out of range, allowed: number in \[0, 1\]"):
         etlcore.Pipeline({"deduplication": [{"name": "deduplication_simhash",
                                              "args": {"distance": 5, "confirm_similarity": 1.5}}]})
+
+
+def test_confirming_every_candidate_gives_the_clusters_of_the_fingerprints_alone() -> None:
+    # With a check that accepts every pair, the confirmed path links exactly what the exact search finds.
+    rng = np.random.default_rng(11)
+    base = rng.integers(0, 2**63, 2000, dtype=np.uint64) * np.uint64(2)
+    flips = [np.uint64(sum(1 << int(b) for b in rng.choice(64, size=d, replace=False))) for d in range(0, 8)]
+    prints = np.concatenate([base, base[:800] ^ np.repeat(flips, 100), base[:50]])
+    rng.shuffle(prints)
+    for k in (4, 6):
+        alone = keep_first_of_clusters(prints, k)
+        confirmed = keep_first_of_clusters(prints, k, lambda a, b: np.ones(len(a), dtype=np.bool_))
+        assert alone[0].tolist() == confirmed[0].tolist() and alone[1].tolist() == confirmed[1].tolist()
