@@ -363,15 +363,19 @@ def _gram_set(cps: np.ndarray, count: int, n: int) -> np.ndarray:
     return np.unique(grams)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _jaccard(data: np.ndarray, offsets: np.ndarray, left: np.ndarray, right: np.ndarray, table: np.ndarray,
              ngram: int, short_text: int) -> np.ndarray:
     out = np.zeros(len(left), dtype=np.float64)
     cps_a = code_point_buffer(offsets)
     cps_b = code_point_buffer(offsets)
+    grams_a = np.zeros(0, dtype=np.uint64)
+    count_a, last_a, last_n = 0, -1, -1
     for p in range(len(left)):
         a, b = left[p], right[p]
-        count_a = _folded(data, offsets[a], offsets[a + 1], table, cps_a)
+        if a != last_a:  # pairs come grouped by their first document: fold it and its n-grams once
+            count_a = _folded(data, offsets[a], offsets[a + 1], table, cps_a)
+            last_a, last_n = a, -1
         count_b = _folded(data, offsets[b], offsets[b + 1], table, cps_b)
         if count_a == 0 or count_b == 0:
             out[p] = 1.0 if count_a == count_b else 0.0
@@ -386,7 +390,9 @@ def _jaccard(data: np.ndarray, offsets: np.ndarray, left: np.ndarray, right: np.
                 out[p] = 1.0
                 continue
         n = max(1, ngram - 1) if min(count_a, count_b) < short_text else ngram
-        grams_a, grams_b = _gram_set(cps_a, count_a, n), _gram_set(cps_b, count_b, n)
+        if n != last_n:
+            grams_a, last_n = _gram_set(cps_a, count_a, n), n
+        grams_b = _gram_set(cps_b, count_b, n)
         common, i, j = 0, 0, 0
         while i < len(grams_a) and j < len(grams_b):
             if grams_a[i] == grams_b[j]:
@@ -409,8 +415,14 @@ def text_similarity(texts: list[str] | pa.Array, left: np.ndarray, right: np.nda
     `short_text` folded code points, as for the fingerprints; a text shorter than n is one n-gram.
     Two texts that fold to nothing are alike (1); one such text is unlike any other (0)."""
     data, offsets = utf8_buffers(texts)
-    return _jaccard(data, offsets, np.ascontiguousarray(left, dtype=np.int64),
-                    np.ascontiguousarray(right, dtype=np.int64), fold_table(), ngram, short_text)
+    left, right = np.ascontiguousarray(left, dtype=np.int64), np.ascontiguousarray(right, dtype=np.int64)
+    threads = min(os.cpu_count() or 1, max(1, len(left) // 1000))
+    parts = np.array_split(np.arange(len(left)), threads)
+    table = fold_table()
+    with ThreadPoolExecutor(threads) as pool:  # the kernel releases the GIL
+        results = pool.map(lambda part: _jaccard(data, offsets, left[part], right[part], table, ngram, short_text),
+                           parts)
+    return np.concatenate([np.zeros(0), *results])
 
 
 # -- search ---------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from etlcore.simhash import SHORT_TEXT, FrequentLines, keep_first_of_clusters, s
 
 CONFIRM_DEFAULT = 0.5  # from benchmarks/dedup_confirm.py's figures (see the docstring and README)
 MIN_FREQUENT_LINE_DOCUMENTS = 10  # fewer: a family of copies of one document, not boilerplate
-PAIRS_PER_READ = 20_000  # candidate pairs confirmed per read of their texts: at most 40,000 texts in memory
-TEXT_CACHE_BYTES = 128 << 20  # texts kept between reads: the later rounds re-read the same documents
+PAIRS_PER_READ = 100_000  # candidate pairs confirmed per read of their texts: at most 200,000 texts per read
+TEXT_CACHE_BYTES = 256 << 20  # texts kept between reads: the later rounds re-read the same documents
 
 
 class _TextCache:
@@ -59,8 +59,8 @@ class DeduplicationSimhash(Deduplicator):
     when the Jaccard similarity of the sets of character `ngram`s of the two folded texts (NFKC, lower
     case, punctuation, symbols and whitespace deleted; every line kept) is at least `confirm_similarity`;
     documents whose folded texts are equal (a 64-bit hash kept with each fingerprint) are confirmed
-    without reading them, the others are read back from the rows spooled for deduplication, 20,000 pairs
-    at a time, with at most 128 MB of texts kept between reads. Documents with one fingerprint are checked
+    without reading them, the others are read back from the rows spooled for deduplication, 100,000 pairs
+    at a time, with at most 256 MB of texts kept between reads. Documents with one fingerprint are checked
     against the first of them, those unlike it against the first of the rest, and so on for up to 8
     rounds (unlike documents left after that stay on their own); two fingerprints within the distance link
     when one of their representatives confirms against one of the other's. Measured on make_corpus.py's
