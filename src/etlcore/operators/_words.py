@@ -12,7 +12,8 @@ words of each document. Each is computed once per batch, whichever filters ask f
   99.0 % of the Chinese ones but only 92 % of those fortunes.) A document without letters is Chinese
   when it holds CJK punctuation or full-width forms (U+3001-U+303F, U+FE30-U+FE4F, U+FF01-U+FF65:
   "，。！１２３") and at least as many of them as ASCII digits and punctuation: "####１２８５·１６２" is
-  Chinese (7 full-width digits against 4 #). Any other document (no letters and no such marks: empty, emoji, "……") is not Chinese.
+  Chinese (7 full-width digits against 4 #). Any other document (no letters and no such marks: empty,
+  emoji, "……") is not Chinese.
 - Words: a Chinese document is segmented with jieba's dictionary and algorithm as the `rjieba` package
   (a Rust port) implements it, HMM for unknown words on. rjieba keeps a run of Latin letters and digits
   joined by + # & . _ % - whole where jieba's HMM step splits it (`TF-SD|卡套` against jieba's
