@@ -14,6 +14,7 @@ from conftest import REPO
 import etlcore
 from etlcore.operators.deduplication_simhash import DeduplicationSimhash
 from etlcore.simhash import (
+    CONFIRM_ROUNDS,
     FrequentLines,
     LineCounts,
     brute_force_pairs,
@@ -324,3 +325,14 @@ def test_confirming_every_candidate_gives_the_clusters_of_the_fingerprints_alone
         alone = keep_first_of_clusters(prints, k)
         confirmed = keep_first_of_clusters(prints, k, lambda a, b: np.ones(len(a), dtype=np.bool_))
         assert alone[0].tolist() == confirmed[0].tolist() and alone[1].tolist() == confirmed[1].tolist()
+
+
+def test_exact_copies_link_without_a_check_even_past_the_rounds() -> None:
+    # Twelve unlike texts share one fingerprint; the last two are copies (the same folded-text hash).
+    # Eight rounds place the first eight; the copies are linked anyway, and nothing else is.
+    group = np.zeros(12, dtype=np.int64)
+    hashes = np.array([*range(11), 10], dtype=np.uint64)
+    a, b = confirmed_links(group, np.zeros(0, np.int64), np.zeros(0, np.int64),
+                           lambda p, q: np.zeros(len(p), dtype=np.bool_), hashes)
+    assert list(zip(a.tolist(), b.tolist())) == [(10, 11)]
+    assert CONFIRM_ROUNDS == 8

@@ -601,17 +601,32 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def confirmed_links(group: np.ndarray, left: np.ndarray, right: np.ndarray,
-                    confirm: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                    confirm: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                    text_hashes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The pairs of documents that `confirm` accepts, checked in rounds (each one call of `confirm`):
-    - documents with the same fingerprint (`group`: each document's fingerprint number): in each round
-      the first document of a fingerprint not yet placed becomes a representative, and every other such
-      document is checked against it; those it does not confirm go to the next round. After
-      CONFIRM_ROUNDS rounds the documents still not placed stay on their own;
+    - documents with the same fingerprint (`group`: each document's fingerprint number) and the same
+      text hash (`text_hashes`, when given: a hash of the folded text) link to the first of them without
+      a check, so exact duplicates are always caught;
+    - the other documents with the same fingerprint: in each round the first document of a fingerprint
+      not yet placed becomes a representative, and every other such document is checked against it;
+      those it does not confirm go to the next round. After CONFIRM_ROUNDS rounds the documents still
+      not placed stay on their own (with their exact copies);
     - fingerprints within the distance (`left`, `right`, fingerprint numbers): every representative of
       the one against every representative of the other."""
     positions = np.arange(len(group))
-    pending = positions[np.argsort(group, kind="stable")]  # by fingerprint, in input order within each
+    by_group = positions[np.argsort(group, kind="stable")]  # by fingerprint, in input order within each
     linked_a, linked_b, representatives = [], [], []
+    if text_hashes is None:
+        pending = by_group
+    else:
+        keys = np.stack([group[by_group].astype(np.uint64), text_hashes[by_group]], axis=1)
+        _, first, copy_of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        firsts = by_group[first]  # np.unique keeps the first occurrence: the earliest document of each text
+        copy_of = copy_of.ravel()
+        copies = firsts[copy_of] != by_group
+        linked_a.append(firsts[copy_of][copies])
+        linked_b.append(by_group[copies])
+        pending = by_group[~copies]
     for _ in range(CONFIRM_ROUNDS):
         if len(pending) == 0:
             break
@@ -647,21 +662,22 @@ PairCheck = Callable[[np.ndarray, np.ndarray], np.ndarray]
 CONFIRM_ROUNDS = 8  # most unalike texts one fingerprint is split into; the rest of them are kept apart
 
 
-def keep_first_of_clusters(fingerprints: np.ndarray, k: int,
-                           confirm: PairCheck | None = None) -> tuple[np.ndarray, np.ndarray]:
+def keep_first_of_clusters(fingerprints: np.ndarray, k: int, confirm: PairCheck | None = None,
+                           text_hashes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Near-duplicate clusters (connected components of the pairs within distance k, exact duplicates
     included) and, per document in input order: the index of its cluster's first document (-1 for that
     first document itself, which is kept), and its Hamming distance to that kept document.
 
     With `confirm` (document positions a, b -> bool per pair), only confirmed pairs link documents; see
-    `confirmed_links` for which pairs are checked."""
+    `confirmed_links` for which pairs are checked (documents with equal `text_hashes` and fingerprints
+    link unchecked)."""
     fps = np.asarray(fingerprints, dtype=np.uint64)
     if len(fps) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     unique, first, inverse = np.unique(fps, return_index=True, return_inverse=True)
     left, right, _ = near_duplicate_pairs(unique, k)
     if confirm is not None:
-        linked_a, linked_b = confirmed_links(inverse.ravel(), left, right, confirm)
+        linked_a, linked_b = confirmed_links(inverse.ravel(), left, right, confirm, text_hashes)
         kept = _components(len(fps), linked_a, linked_b)  # each root is its component's smallest position
         kept_index = np.where(kept == np.arange(len(fps)), -1, kept)
         return kept_index, np.bitwise_count(fps ^ fps[kept]).astype(np.int64)

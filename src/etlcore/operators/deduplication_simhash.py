@@ -60,9 +60,10 @@ class DeduplicationSimhash(Deduplicator):
     case, punctuation, symbols and whitespace deleted; every line kept) is at least `confirm_similarity`;
     documents whose folded texts are equal (a 64-bit hash kept with each fingerprint) are confirmed
     without reading them, the others are read back from the rows spooled for deduplication, 100,000 pairs
-    at a time, with at most 256 MB of texts kept between reads. Documents with one fingerprint are checked
-    against the first of them, those unlike it against the first of the rest, and so on for up to 8
-    rounds (unlike documents left after that stay on their own); two fingerprints within the distance link
+    at a time, with at most 256 MB of texts kept between reads. Documents with one fingerprint and one
+    folded text link unchecked (exact duplicates are always caught); the others with one fingerprint are
+    checked against the first of them, those unlike it against the first of the rest, and so on for up to
+    8 rounds (unlike documents left after that stay on their own); two fingerprints within the distance link
     when one of their representatives confirms against one of the other's. Measured on make_corpus.py's
     corpora at distance 6 (benchmarks/dedup_confirm.py): at 1 M documents the pairs linking texts less than
     half alike (rapidfuzz ratio < 50) fall from 7,077 to 638 and such removals from 3,512 to 1,147, while
@@ -138,4 +139,4 @@ class DeduplicationSimhash(Deduplicator):
                 alike[chunk] = similarity >= self.confirm_similarity
             return alike
 
-        return keep_first_of_clusters(prints, math.floor(self.distance), confirm)
+        return keep_first_of_clusters(prints, math.floor(self.distance), confirm, text_hashes)
