@@ -8,8 +8,8 @@ fingerprints as in benchmarks/dedup.py), for each threshold (0: fingerprints alo
 - removed: documents rejected as near-duplicates;
 - unalike removed: of those, documents whose text is less than half alike their kept document
   (rapidfuzz `ratio` < 50, the measure benchmarks/dedup.py uses for unalike pairs) - a user's loss;
-- unalike links: pairs that joined two documents (confirmed candidates; unconfirmed: every candidate)
-  whose texts are less than half alike;
+- unalike links: pairs that joined two documents (confirmed candidates, copies with the same folded
+  text left out; unconfirmed: every candidate) whose texts are less than half alike;
 - injected near-duplicates (make_corpus.py's truth) in the same cluster as their source, per edit kind;
 - confirm s: the time the decision takes beyond the unconfirmed one, texts taken from memory.
 Then `etlcore run` end to end, deduplication alone in the config, at each of `--run-thresholds`: the
@@ -58,12 +58,12 @@ def decide(fps: np.ndarray, texts: pa.Array, k: int, threshold: float) -> tuple[
 
         original = module.keep_first_of_clusters
 
-        def recording(fps_: np.ndarray, k_: int, confirm=None):
+        def recording(fps_: np.ndarray, k_: int, confirm=None, text_hashes=None):
             def confirm_and_record(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                 alike = confirm(a, b)
                 links.append((a[alike], b[alike]))
                 return alike
-            return original(fps_, k_, confirm_and_record)
+            return original(fps_, k_, confirm_and_record, text_hashes)
 
         module.keep_first_of_clusters = recording
         try:
