@@ -601,8 +601,8 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def confirmed_links(group: np.ndarray, left: np.ndarray, right: np.ndarray,
-                    confirm: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                    text_hashes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    confirm: Callable[[np.ndarray, np.ndarray], np.ndarray], text_hashes: np.ndarray | None = None,
+                    prepare: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The pairs of documents that `confirm` accepts, checked in rounds (each one call of `confirm`):
     - documents with the same fingerprint (`group`: each document's fingerprint number) and the same
       text hash (`text_hashes`, when given: a hash of the folded text) link to the first of them without
@@ -612,7 +612,9 @@ def confirmed_links(group: np.ndarray, left: np.ndarray, right: np.ndarray,
       those it does not confirm go to the next round. After CONFIRM_ROUNDS rounds the documents still
       not placed stay on their own (with their exact copies);
     - fingerprints within the distance (`left`, `right`, fingerprint numbers): every representative of
-      the one against every representative of the other."""
+      the one against every representative of the other.
+    `prepare`, when given, is told once, before the first check, every document that may be checked
+    (sorted positions), so that their texts can be read in one go."""
     positions = np.arange(len(group))
     by_group = positions[np.argsort(group, kind="stable")]  # by fingerprint, in input order within each
     linked_a, linked_b, representatives = [], [], []
@@ -627,6 +629,12 @@ def confirmed_links(group: np.ndarray, left: np.ndarray, right: np.ndarray,
         linked_a.append(firsts[copy_of][copies])
         linked_b.append(by_group[copies])
         pending = by_group[~copies]
+    if prepare is not None and len(pending):
+        groups = group[pending]
+        sizes = np.bincount(groups, minlength=int(group.max()) + 1)
+        near = np.zeros(len(sizes), dtype=np.bool_)
+        near[left], near[right] = True, True
+        prepare(np.sort(pending[(sizes[groups] > 1) | near[groups]]))
     for _ in range(CONFIRM_ROUNDS):
         if len(pending) == 0:
             break
@@ -663,7 +671,8 @@ CONFIRM_ROUNDS = 8  # most unalike texts one fingerprint is split into; the rest
 
 
 def keep_first_of_clusters(fingerprints: np.ndarray, k: int, confirm: PairCheck | None = None,
-                           text_hashes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                           text_hashes: np.ndarray | None = None,
+                           prepare: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Near-duplicate clusters (connected components of the pairs within distance k, exact duplicates
     included) and, per document in input order: the index of its cluster's first document (-1 for that
     first document itself, which is kept), and its Hamming distance to that kept document.
@@ -677,7 +686,7 @@ def keep_first_of_clusters(fingerprints: np.ndarray, k: int, confirm: PairCheck 
     unique, first, inverse = np.unique(fps, return_index=True, return_inverse=True)
     left, right, _ = near_duplicate_pairs(unique, k)
     if confirm is not None:
-        linked_a, linked_b = confirmed_links(inverse.ravel(), left, right, confirm, text_hashes)
+        linked_a, linked_b = confirmed_links(inverse.ravel(), left, right, confirm, text_hashes, prepare)
         kept = _components(len(fps), linked_a, linked_b)  # each root is its component's smallest position
         kept_index = np.where(kept == np.arange(len(fps)), -1, kept)
         return kept_index, np.bitwise_count(fps ^ fps[kept]).astype(np.int64)

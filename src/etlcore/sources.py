@@ -76,6 +76,19 @@ class ParquetTexts:
     path: Path
     column: str
 
+    @property
+    def average_bytes(self) -> float:
+        """Mean uncompressed size of a text in the file (from its metadata), for sizing reads."""
+        metadata = pq.ParquetFile(self.path).metadata
+        if metadata.num_rows == 0:
+            return 0.0
+        total = 0
+        for group in range(metadata.num_row_groups):
+            columns = metadata.row_group(group)
+            total += sum(columns.column(c).total_uncompressed_size for c in range(columns.num_columns)
+                         if columns.column(c).path_in_schema == self.column)
+        return total / metadata.num_rows
+
     def __call__(self, positions: np.ndarray) -> pa.Array:
         """The texts at `positions` (sorted, distinct), in that order, as large strings."""
         spooled = pq.ParquetFile(self.path)

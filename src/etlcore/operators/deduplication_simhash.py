@@ -24,6 +24,12 @@ class _TextCache:
         self.positions = np.zeros(0, np.int64)
         self.texts = pa.array([], pa.large_string())
 
+    def prefetch(self, positions: np.ndarray) -> None:
+        """Read these texts in one go when they fit the cache (the reader's `average_bytes` tells)."""
+        average = getattr(self.read, "average_bytes", None)
+        if average is not None and len(positions) * average <= TEXT_CACHE_BYTES:
+            self.positions, self.texts = positions, self.read(positions).cast(pa.large_string())
+
     def __call__(self, positions: np.ndarray) -> pa.Array:
         missing = np.setdiff1d(positions, self.positions, assume_unique=True)
         if len(missing):
@@ -139,4 +145,4 @@ class DeduplicationSimhash(Deduplicator):
                 alike[chunk] = similarity >= self.confirm_similarity
             return alike
 
-        return keep_first_of_clusters(prints, math.floor(self.distance), confirm, text_hashes)
+        return keep_first_of_clusters(prints, math.floor(self.distance), confirm, text_hashes, cached.prefetch)
