@@ -29,6 +29,10 @@ ADVERSARIAL = {
     "card_like": "6222 ",
     "key_like": "a1-",
     "mojibake": "Ã©",
+    "pem_without_footer": "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcN\n",
+    "dashes": "-",
+    "jwt_parts": "eyJhbGciOiJIUzI1.",
+    "aws_prefix": "ASIAAKIA",
 }
 MAPPERS = sorted(name for name, cls in operators().items() if issubclass(cls, Mapper))
 REQUIRED = {"cut": {"max_length": 500_000}}

@@ -101,9 +101,28 @@ def test_users_own_model_scores_every_document(tmp_path: Path) -> None:
 def test_flagged_words_share() -> None:
     f = FilterCheckFlaggedWords(flagged_words_max_cutoff=0.1)
     texts = ["看三级片，打飞机", "This is PORN and porn, really.", "操作系统的正常新闻", "An analysis of anal data", ""]
-    # 看|三级片|打|飞机: 4 words; 三级片 and 打飞机 found as substrings: 2/4.
+    # 看|三级片|打|飞机: 4 words; 三级片 is a word, 打飞机 begins on a boundary and ends on one: 2/4.
     # 6 words, PORN and porn: 2/6. No entry in the third. "analysis" is not "anal": 1/5. No words: 0.
     assert f.compute(pa.array(texts)).tolist() == pytest.approx([0.5, 2 / 6, 0.0, 0.2, 0.0])
+
+
+@pytest.mark.parametrize(("text", "hits", "words_"), [
+    # Entries inside words at both ends are no hits (People's Daily 1998 has both).
+    ("我国出口交付的飞机", 0, 5),            # 我国|出口|交付|的|飞机: 口交 begins inside 出口, ends inside 交付
+    ("两国人民水乳交融", 0, 2),              # 两国人民|水乳交融: 乳交 in the middle of one word
+    ("主要原因是投资太口交大。", 0, 7),       # 投资|太口|交大: 口交 at neither boundary
+    # Entries on word boundaries are hits, also inside a longer word at one of its ends.
+    ("他们口交了", 1, 3),                   # 他们|口交|了
+    ("严厉打击卖淫嫖娼活动", 1, 3),           # 严厉打击|卖淫嫖娼|活动: one word that begins with 卖淫
+    ("纪念南京大屠杀死难者", 1, 3),           # 纪念|南京大屠杀|死难者: one word that ends with 屠杀
+    ("向全碎尸社会承诺", 1, 5),              # 向|全碎|尸|社会|承诺: 碎尸 ends on a boundary
+    ("卖B的人，卖b的人", 2, 8),              # case-blind; 卖|B|的|人|，|卖|b|的|人
+    # Only what is written together: punctuation between the characters breaks an entry.
+    ("口，交", 0, 2),
+])
+def test_chinese_entries_count_where_a_word_boundary_holds_them(text: str, hits: int, words_: int) -> None:
+    f = FilterCheckFlaggedWords(flagged_words_max_cutoff=0.1)
+    assert f.compute(pa.array([text])).tolist() == pytest.approx([hits / words_])
 
 
 def test_flagged_words_from_the_users_own_list(tmp_path: Path) -> None:

@@ -30,7 +30,31 @@ CASES = [
     ("api_key: sk-proj1234abcdEFGH5678ijkl", "api_key: "),
     ("token=ghp_A1b2C3d4E5f6G7h8I9j0KlMn", "token="),
     ("https://example.com/download?token=a8F3kL9q2Zx7Vb4Nm6Pw", "https://example.com/download?token="),
+    # known key formats (the AWS, Stripe and JWT examples are those of their own documentation)
+    ("aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "aws_access_key_id = "),
+    ("临时凭证ASIAY34FZKBOKMUTVV7A已过期", "临时凭证已过期"),
+    ("key=AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe&q=1", "key=&q=1"),
+    ("STRIPE_KEY=sk_live_4eC39HqLyjWDarjtT1zdp7dc", "STRIPE_KEY="),
+    ("restricted: rk_test_51H8aBcDeFgHiJkLmN.", "restricted: ."),
+    ("slack xoxs-1234567890-abcdefghij ok", "slack  ok"),
+    ("xoxa-2-1234567890-abcdefABCDEF", ""),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lI"
+     "iwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c", "Authorization: Bearer "),
+    ("unsigned eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMjM0In0. end", "unsigned  end"),
+    ("密钥如下：\n-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n"
+     "KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY-----\n请妥善保管",
+     "密钥如下：\n\n请妥善保管"),
+    ("-----BEGIN ENCRYPTED PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,3F17F5316E2BAC89\n\n"
+     "MIIBOgIBAAJBAKj34GkxFhD90vcN\n-----END ENCRYPTED PRIVATE KEY-----", ""),
+    ("-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8w\n-----END PRIVATE KEY-----", ""),
     # not identifiers
+    ("ASIAPACIFICECONOMIES 和 ASIAN 市场", "ASIAPACIFICECONOMIES 和 ASIAN 市场"),
+    ("AKIA 是前缀，AIzawa 是姓", "AKIA 是前缀，AIzawa 是姓"),
+    ("sk_live_demo and xoxo-hugs-kisses", "sk_live_demo and xoxo-hugs-kisses"),
+    ("-----BEGIN PUBLIC KEY-----\nnot a secret\n-----END PUBLIC KEY-----",
+     "-----BEGIN PUBLIC KEY-----\nnot a secret\n-----END PUBLIC KEY-----"),
+    ("The header -----BEGIN RSA PRIVATE KEY----- starts a key, the footer ends it.",
+     "The header -----BEGIN RSA PRIVATE KEY----- starts a key, the footer ends it."),
     ("2023年10月1日，国庆节", "2023年10月1日，国庆节"),
     ("日期 2023-10-01 时间 12:30:45", "日期 2023-10-01 时间 12:30:45"),
     ("价格¥1,234.56，折扣95%", "价格¥1,234.56，折扣95%"),

@@ -14,12 +14,15 @@ from conftest import REPO
 import etlcore
 from etlcore.operators.deduplication_simhash import DeduplicationSimhash
 from etlcore.simhash import (
+    CONFIRM_ROUNDS,
     FrequentLines,
     LineCounts,
     brute_force_pairs,
+    confirmed_links,
     keep_first_of_clusters,
     line_hashes,
     near_duplicate_pairs,
+    text_similarity,
 )
 
 MAKE_CORPUS = REPO.parent / "shared" / "bench" / "make_corpus.py"
@@ -87,7 +90,7 @@ def test_light_edits_stay_within_six_bits_of_their_source(
     width, extra spaces, an appended boilerplate line, a character edit per 300) within distance 6,
     with the operator's defaults (frequent lines counted over the corpus and left out)."""
     texts, copies = real_corpus
-    operator = DeduplicationSimhash(distance=6)
+    operator = DeduplicationSimhash(distance=6, confirm_similarity=0)  # the fingerprints alone
     counts = LineCounts()
     counts.add(line_hashes(texts))
     prints = operator.fingerprint(pa.array(texts), FrequentLines(counts, operator.line_threshold(len(texts))))
@@ -133,7 +136,7 @@ def test_a_chain_keeps_only_its_first_document() -> None:
 
 def test_fractional_distance_is_floored() -> None:
     five, six = np.uint64(0b11111), np.uint64(0b111111)
-    operator = DeduplicationSimhash(distance=5.6511, ngram=3, tokenization="char")
+    operator = DeduplicationSimhash(distance=5.6511, ngram=3, tokenization="char", confirm_similarity=0)
     assert operator.find_duplicates(np.array([0, five, six << np.uint64(20)], dtype=np.uint64))[0].tolist() == [
         -1, 0, -1]
 
@@ -244,3 +247,92 @@ def test_without_frequent_lines_the_boilerplate_separates_short_copies(tmp_path:
     rejected = dict(_dedup_run(tmp_path, {"frequent_line_share": 0}))
     assert rejected.pop("notice-2") == "duplicate_of=notice-1 distance=0"
     assert not rejected  # none of the eleven reposts is within 5 bits of its source
+
+
+# -- confirming candidate pairs by their texts -------------------------------------------------------
+
+PLAIN = "First plain text document with enough words to pass the filter"
+UNALIKE = "integer id with enough words to pass the filter for sure"  # 4 bits from PLAIN, 3-gram Jaccard 1/3
+STORY = "".join(NEWS[:8])  # 302 characters: 3-grams
+
+
+def test_text_similarity_is_the_jaccard_of_folded_character_ngrams() -> None:
+    texts = ["abcd", "ABC，D", "abce", "", "!!", PLAIN, UNALIKE]
+    left, right = np.array([0, 0, 3, 3, 5]), np.array([1, 2, 4, 0, 6])
+    # folded alike: 1; {abc, bcd} against {abc, bce}: 1/3; two texts that fold to nothing: 1; one: 0.
+    # Folded, PLAIN and UNALIKE share the 27 distinct 3-grams of "withenoughwordstopassthefilter" and
+    # "int", "nte" (plaintext, integer): 29 of their 63 distinct 3-grams.
+    assert text_similarity(texts, left, right, 3, short_text=0).tolist() == pytest.approx(
+        [1.0, 1 / 3, 1.0, 0.0, 29 / 63])
+
+
+def test_pairs_with_one_fingerprint_are_confirmed_in_rounds() -> None:
+    # One fingerprint (0) for four documents whose texts are of two kinds, x y y x; a second fingerprint
+    # (1), within the distance of the first, holds one document of kind y.
+    kinds = np.array(["x", "y", "y", "x", "y"])
+    group = np.array([0, 0, 0, 0, 1])
+    a, b = confirmed_links(group, np.array([0]), np.array([1]), lambda p, q: kinds[p] == kinds[q])
+    # Round 1: 0 is the representative, 3 joins it; round 2: 1 is one, 2 joins it. Representatives 0 and
+    # 1 against fingerprint 1's representative 4: only 1-4 is confirmed.
+    assert sorted(zip(a.tolist(), b.tolist())) == [(0, 3), (1, 2), (1, 4)]
+
+
+def _confirm_run(tmp_path: Path, confirm: float) -> tuple[list[tuple[str, str]], int]:
+    rows = [{"id": "plain", "text": PLAIN}, {"id": "unalike", "text": UNALIKE},
+            {"id": "plain-copy", "text": PLAIN + "!"}, {"id": "story", "text": STORY},
+            {"id": "story-edit", "text": STORY.replace("音符", "音乐")}]
+    tmp_path.mkdir()
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    config = {"deduplication": [{"name": "deduplication_simhash",
+                                 "args": {"distance": 5, "confirm_similarity": confirm}}]}
+    etlcore.run(config, [source], tmp_path / "out.jsonl", batch_size=2)
+    rejects = (tmp_path / "out.jsonl.etlcore/rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    in_memory = etlcore.Pipeline(config).run_table(pa.table({"id": [r["id"] for r in rows],
+                                                             "text": [r["text"] for r in rows]}))[1]
+    return [(r["id"], r["etl_reason"]) for r in map(json.loads, rejects)], in_memory.num_rows
+
+
+def test_confirmation_keeps_an_unalike_pair_that_the_fingerprints_alone_merge(tmp_path: Path) -> None:
+    story, edited = etlcore.simhash_fingerprints([STORY, STORY.replace("音符", "音乐")])
+    distance = int(np.bitwise_count(story ^ edited))
+    assert distance <= 5
+    unconfirmed, _ = _confirm_run(tmp_path / "off", 0)
+    assert unconfirmed == [("unalike", "duplicate_of=plain distance=4"),
+                           ("plain-copy", "duplicate_of=plain distance=0"),
+                           ("story-edit", f"duplicate_of=story distance={distance}")]
+    confirmed, rejected_in_memory = _confirm_run(tmp_path / "on", 0.5)
+    assert confirmed == [("plain-copy", "duplicate_of=plain distance=0"),
+                         ("story-edit", f"duplicate_of=story distance={distance}")]
+    assert rejected_in_memory == 2  # the same decision from the texts in memory
+
+
+def test_confirm_similarity_out_of_range_is_a_config_error() -> None:
+    with pytest.raises(etlcore.ConfigError, match=r"operator 'deduplication_simhash' arg 'confirm_similarity': "
+                                                   r"value 1.5 is out of range, allowed: number in \[0, 1\]"):
+        etlcore.Pipeline({"deduplication": [{"name": "deduplication_simhash",
+                                             "args": {"distance": 5, "confirm_similarity": 1.5}}]})
+
+
+def test_confirming_every_candidate_gives_the_clusters_of_the_fingerprints_alone() -> None:
+    # With a check that accepts every pair, the confirmed path links exactly what the exact search finds.
+    rng = np.random.default_rng(11)
+    base = rng.integers(0, 2**63, 2000, dtype=np.uint64) * np.uint64(2)
+    flips = [np.uint64(sum(1 << int(b) for b in rng.choice(64, size=d, replace=False))) for d in range(0, 8)]
+    prints = np.concatenate([base, base[:800] ^ np.repeat(flips, 100), base[:50]])
+    rng.shuffle(prints)
+    for k in (4, 6):
+        alone = keep_first_of_clusters(prints, k)
+        confirmed = keep_first_of_clusters(prints, k, lambda a, b: np.ones(len(a), dtype=np.bool_))
+        assert alone[0].tolist() == confirmed[0].tolist() and alone[1].tolist() == confirmed[1].tolist()
+
+
+def test_exact_copies_link_without_a_check_even_past_the_rounds() -> None:
+    # Twelve unlike texts share one fingerprint; the last two are copies (the same folded-text hash).
+    # Eight rounds place the first eight; the copies are linked anyway, and nothing else is.
+    group = np.zeros(12, dtype=np.int64)
+    hashes = np.array([*range(11), 10], dtype=np.uint64)
+    a, b = confirmed_links(group, np.zeros(0, np.int64), np.zeros(0, np.int64),
+                           lambda p, q: np.zeros(len(p), dtype=np.bool_), hashes)
+    assert list(zip(a.tolist(), b.tolist())) == [(10, 11)]
+    assert CONFIRM_ROUNDS == 8

@@ -167,6 +167,8 @@ def _cleaned(pipeline: Pipeline, inputs: list[str | Path],
 
 def _clusters(fingerprints: np.ndarray, distance: float) -> dict[str, Any]:
     """Sizes of the near-duplicate clusters (documents within `distance` bits, linked transitively)."""
+    if fingerprints.ndim == 2:  # a deduplicator that confirms pairs adds each folded text's hash: not needed here
+        fingerprints = fingerprints[:, 0]
     if len(fingerprints) == 0:
         return {"distance": math.floor(distance), "clusters": 0, "sizes": {}}
     kept, _ = keep_first_of_clusters(fingerprints, math.floor(distance))

@@ -9,7 +9,7 @@ table, `tail` the ones after it, and `deduplicate` decides over the fingerprints
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,8 +225,10 @@ class Pipeline:
                 prints.append(dedup.fingerprint(texts, frequent))
         return prints
 
-    def deduplicate(self, fingerprints: list[np.ndarray], counts: Counts) -> Duplicates:
-        """Decide over the whole corpus. Deduplicators run in turn, each on what the ones before it kept."""
+    def deduplicate(self, fingerprints: list[np.ndarray], counts: Counts,
+                    texts: Callable[[np.ndarray], pa.Array] | None = None) -> Duplicates:
+        """Decide over the whole corpus. Deduplicators run in turn, each on what the ones before it kept.
+        `texts` reads the texts of the documents at sorted positions back, for those that confirm pairs."""
         n = len(fingerprints[0]) if fingerprints else 0
         duplicates = Duplicates(np.full(n, -1, dtype=np.int8), np.zeros(n, dtype=np.int64),
                                 np.zeros(n, dtype=np.int16), [d.name for d in self.deduplicators])
@@ -234,7 +236,11 @@ class Pipeline:
                                                              counts.operators["deduplication"])):
             alive = np.flatnonzero(duplicates.keep)
             with _running("deduplication", dedup, count):
-                kept_index, distance = dedup.find_duplicates(prints[alive])
+                if dedup.needs_texts:
+                    alive_texts = None if texts is None else _positions_within(texts, alive)
+                    kept_index, distance = dedup.find_duplicates(prints[alive], alive_texts)
+                else:
+                    kept_index, distance = dedup.find_duplicates(prints[alive])
             dropped = np.flatnonzero(kept_index >= 0)
             rows = alive[dropped]
             duplicates.deciding[rows] = number
@@ -267,7 +273,9 @@ class Pipeline:
             line_counts = LineCounts() if self.counts_lines else None
             if line_counts is not None:
                 line_counts.add(self.line_hashes(table, counts))
-            duplicates = self.deduplicate(self.fingerprints(table, counts, line_counts, table.num_rows), counts)
+            in_memory = _text_array(table[self.text_column])
+            duplicates = self.deduplicate(self.fingerprints(table, counts, line_counts, table.num_rows), counts,
+                                          lambda positions: in_memory.take(pa.array(positions)))
             rejected = duplicates.rejected(table, 0, _text_array(table[self.id_column]))
             if rejected is not None:
                 rejects.append(rejected)
@@ -276,6 +284,11 @@ class Pipeline:
         empty = rejected_rows(table.slice(0, 0), "", [], pa.array([], pa.string()))
         rejected = pa.concat_tables([empty, *rejects], promote_options="permissive")
         return table, rejected, stage_results(self, counts, exported=table.num_rows)
+
+
+def _positions_within(texts: Callable[[np.ndarray], pa.Array], alive: np.ndarray) -> Callable[[np.ndarray], pa.Array]:
+    """The text reader of the whole corpus as one of the documents at `alive` (sorted positions)."""
+    return lambda positions: texts(alive[positions])
 
 
 def _text_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:

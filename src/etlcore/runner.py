@@ -37,7 +37,7 @@ from etlcore.progress import Progress
 from etlcore.registry import STAGES
 from etlcore.report import DONE, FAILED, TERMINATED, RunInfo, detail_response, stage_results
 from etlcore.simhash import LineCounts
-from etlcore.sources import InputSource, ParquetSource
+from etlcore.sources import InputSource, ParquetSource, ParquetTexts
 from etlcore.workers import ChunkResult, Step, Workers, worker_count
 
 log = logging.getLogger("etlcore")
@@ -286,7 +286,7 @@ class _Job:
         for number, step in enumerate(passes):
             final = number == len(passes) - 1
             if step.deduplicated:
-                duplicates = self._decide(fingerprints, ids)
+                duplicates = self._decide(fingerprints, ids, source)
                 fingerprints, ids = [], []
             reading = (InputSource(tuple(files)) if source is None
                        else ParquetSource(source, *((duplicates, self._ids) if step.deduplicated else ())))
@@ -366,12 +366,15 @@ class _Job:
         elif destination is not None:
             destination.write(result.table)
 
-    def _decide(self, fingerprints: list[list[np.ndarray]], ids: list[pa.Array]) -> Duplicates:
+    def _decide(self, fingerprints: list[list[np.ndarray]], ids: list[pa.Array], rows: Path | None) -> Duplicates:
+        """Decide over the fingerprints of the documents in `rows` (the Parquet they were spooled to, in
+        the same order), from which a deduplicator that confirms pairs reads their texts back."""
         self.progress.phase("deduplication")
         per_operator = [np.concatenate([b[i] for b in fingerprints]) if fingerprints
                         else np.zeros(0, np.uint64) for i in range(len(self.pipeline.deduplicators))]
         self._ids = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
-        return self.pipeline.deduplicate(per_operator, self.counts)
+        texts = ParquetTexts(rows, self.pipeline.text_column) if rows is not None and rows.exists() else None
+        return self.pipeline.deduplicate(per_operator, self.counts, texts)
 
     def _resume(self, todo: list[str]) -> Path | None:
         """Restore the state of the last complete checkpoint that still fits; the rows to go on from."""

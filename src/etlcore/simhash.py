@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -77,15 +78,19 @@ SHORT_TEXT = 200
 
 def simhash_fingerprints(texts: list[str] | pa.Array | pa.ChunkedArray, ngram: int = 3,
                          tokenization: str = "char", frequent_lines: FrequentLines | None = None,
-                         short_text: int = SHORT_TEXT) -> np.ndarray:
+                         short_text: int = SHORT_TEXT, text_hashes: bool = False) -> np.ndarray:
     """One 64-bit simhash per text (numpy uint64), by the recipe of this module's docstring; with
     `frequent_lines`, the lines it counts as frequent are left out (step 0 of the recipe); texts of
-    fewer than `short_text` folded code points use `ngram` - 1 (step 2; 0 turns that off)."""
+    fewer than `short_text` folded code points use `ngram` - 1 (step 2; 0 turns that off).
+    With `text_hashes`, shape (texts, 2): each fingerprint and a 64-bit hash of the whole folded text
+    (step 1 only, every line kept), which tells copies that differ only in what folding deletes."""
     data, offsets = utf8_buffers(texts)
     if len(offsets) < 2:
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros((0, 2) if text_hashes else 0, dtype=np.uint64)
     sketch, threshold = (frequent_lines.counts.table, frequent_lines.threshold) if frequent_lines else (_NO_SKETCH, 0)
-    return _fingerprints(data, offsets, ngram, short_text, tokenization == "word", fold_table(), sketch, threshold)
+    prints, hashes = _fingerprints(data, offsets, ngram, short_text, tokenization == "word", fold_table(), sketch,
+                                   threshold)
+    return np.stack([prints, hashes], axis=1) if text_hashes else prints
 
 
 # -- frequent lines ------------------------------------------------------------------------------
@@ -273,6 +278,7 @@ def _fingerprints(data: np.ndarray, offsets: np.ndarray, ngram: int, short_text:
                   table: np.ndarray, sketch: np.ndarray, threshold: int) -> np.ndarray:
     n = len(offsets) - 1
     result = np.zeros(n, dtype=np.uint64)
+    text_hashes = np.zeros(n, dtype=np.uint64)
     longest = 0
     for d in range(n):
         longest = max(longest, offsets[d + 1] - offsets[d])
@@ -284,6 +290,12 @@ def _fingerprints(data: np.ndarray, offsets: np.ndarray, ngram: int, short_text:
     ends = np.empty(longest + 1, dtype=np.int64)
     for d in range(n):
         count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
+        h = FNV_OFFSET
+        for i in range(count):
+            folded = table[cps[i]] if cps[i] < len(table) else cps[i]
+            if folded != _DELETE:
+                h = (h ^ np.uint64(folded)) * FNV_PRIME
+        text_hashes[d] = mix64(h)
         if threshold > 0 and _has_newline(data, offsets[d], offsets[d + 1]):  # one line is never left out
             _blank_frequent_lines(cps, count, table, sketch, threshold, hashes, starts, ends)
         _fold(cps, count, table)
@@ -320,7 +332,97 @@ def _fingerprints(data: np.ndarray, offsets: np.ndarray, ngram: int, short_text:
             if 2 * ones > features:
                 fingerprint |= np.uint64(1) << np.uint64(bit)
         result[d] = fingerprint
-    return result
+    return result, text_hashes
+
+
+# -- confirming a pair by its texts -------------------------------------------------------------
+
+@numba.njit(cache=True)
+def _folded(data: np.ndarray, start: int, end: int, table: np.ndarray, cps: np.ndarray) -> int:
+    """The folded code points of data[start:end] (deleted ones dropped) into the front of `cps`."""
+    count = decode_utf8(data, start, end, cps)
+    _fold(cps, count, table)
+    kept = 0
+    for i in range(count):
+        if cps[i] != _DELETE:
+            cps[kept] = cps[i]
+            kept += 1
+    return kept
+
+
+@numba.njit(cache=True)
+def _gram_set(cps: np.ndarray, count: int, n: int) -> np.ndarray:
+    """Sorted distinct hashes of the n-grams of cps[:count] (the whole text when shorter than n)."""
+    width = min(n, count)
+    grams = np.empty(max(0, count - width + 1), dtype=np.uint64)
+    for start in range(len(grams)):
+        h = FNV_OFFSET
+        for j in range(width):
+            h = (h ^ np.uint64(cps[start + j])) * FNV_PRIME
+        grams[start] = mix64(h)
+    return np.unique(grams)
+
+
+@numba.njit(cache=True, nogil=True)
+def _jaccard(data: np.ndarray, offsets: np.ndarray, left: np.ndarray, right: np.ndarray, table: np.ndarray,
+             ngram: int, short_text: int) -> np.ndarray:
+    out = np.zeros(len(left), dtype=np.float64)
+    cps_a = code_point_buffer(offsets)
+    cps_b = code_point_buffer(offsets)
+    grams_a = np.zeros(0, dtype=np.uint64)
+    count_a, last_a, last_n = 0, -1, -1
+    for p in range(len(left)):
+        a, b = left[p], right[p]
+        if a != last_a:  # pairs come grouped by their first document: fold it and its n-grams once
+            count_a = _folded(data, offsets[a], offsets[a + 1], table, cps_a)
+            last_a, last_n = a, -1
+        count_b = _folded(data, offsets[b], offsets[b + 1], table, cps_b)
+        if count_a == 0 or count_b == 0:
+            out[p] = 1.0 if count_a == count_b else 0.0
+            continue
+        if count_a == count_b:  # most candidates are copies: the same folded text needs no n-gram sets
+            same = True
+            for i in range(count_a):
+                if cps_a[i] != cps_b[i]:
+                    same = False
+                    break
+            if same:
+                out[p] = 1.0
+                continue
+        n = max(1, ngram - 1) if min(count_a, count_b) < short_text else ngram
+        if n != last_n:
+            grams_a, last_n = _gram_set(cps_a, count_a, n), n
+        grams_b = _gram_set(cps_b, count_b, n)
+        common, i, j = 0, 0, 0
+        while i < len(grams_a) and j < len(grams_b):
+            if grams_a[i] == grams_b[j]:
+                common += 1
+                i += 1
+                j += 1
+            elif grams_a[i] < grams_b[j]:
+                i += 1
+            else:
+                j += 1
+        out[p] = common / (len(grams_a) + len(grams_b) - common)
+    return out
+
+
+def text_similarity(texts: list[str] | pa.Array, left: np.ndarray, right: np.ndarray, ngram: int = 3,
+                    short_text: int = SHORT_TEXT) -> np.ndarray:
+    """Per pair (texts[left[p]], texts[right[p]]): the Jaccard similarity of the sets of character
+    n-grams of the two folded texts (folded as in step 1 of the recipe: NFKC, lower case, punctuation,
+    symbols and whitespace deleted). n is `ngram`, or `ngram` - 1 when either text has fewer than
+    `short_text` folded code points, as for the fingerprints; a text shorter than n is one n-gram.
+    Two texts that fold to nothing are alike (1); one such text is unlike any other (0)."""
+    data, offsets = utf8_buffers(texts)
+    left, right = np.ascontiguousarray(left, dtype=np.int64), np.ascontiguousarray(right, dtype=np.int64)
+    threads = min(os.cpu_count() or 1, max(1, len(left) // 1000))
+    parts = np.array_split(np.arange(len(left)), threads)
+    table = fold_table()
+    with ThreadPoolExecutor(threads) as pool:  # the kernel releases the GIL
+        results = pool.map(lambda part: _jaccard(data, offsets, left[part], right[part], table, ngram, short_text),
+                           parts)
+    return np.concatenate([np.zeros(0), *results])
 
 
 # -- search ---------------------------------------------------------------------------------------
@@ -498,15 +600,96 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return parent
 
 
-def keep_first_of_clusters(fingerprints: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def confirmed_links(group: np.ndarray, left: np.ndarray, right: np.ndarray,
+                    confirm: Callable[[np.ndarray, np.ndarray], np.ndarray], text_hashes: np.ndarray | None = None,
+                    prepare: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of documents that `confirm` accepts, checked in rounds (each one call of `confirm`):
+    - documents with the same fingerprint (`group`: each document's fingerprint number) and the same
+      text hash (`text_hashes`, when given: a hash of the folded text) link to the first of them without
+      a check, so exact duplicates are always caught;
+    - the other documents with the same fingerprint: in each round the first document of a fingerprint
+      not yet placed becomes a representative, and every other such document is checked against it;
+      those it does not confirm go to the next round. After CONFIRM_ROUNDS rounds the documents still
+      not placed stay on their own (with their exact copies);
+    - fingerprints within the distance (`left`, `right`, fingerprint numbers): every representative of
+      the one against every representative of the other.
+    `prepare`, when given, is told once, before the first check, every document that may be checked
+    (sorted positions), so that their texts can be read in one go."""
+    positions = np.arange(len(group))
+    by_group = positions[np.argsort(group, kind="stable")]  # by fingerprint, in input order within each
+    linked_a, linked_b, representatives = [], [], []
+    if text_hashes is None:
+        pending = by_group
+    else:
+        keys = np.stack([group[by_group].astype(np.uint64), text_hashes[by_group]], axis=1)
+        _, first, copy_of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        firsts = by_group[first]  # np.unique keeps the first occurrence: the earliest document of each text
+        copy_of = copy_of.ravel()
+        copies = firsts[copy_of] != by_group
+        linked_a.append(firsts[copy_of][copies])
+        linked_b.append(by_group[copies])
+        pending = by_group[~copies]
+    if prepare is not None and len(pending):
+        groups = group[pending]
+        sizes = np.bincount(groups, minlength=int(group.max()) + 1)
+        near = np.zeros(len(sizes), dtype=np.bool_)
+        near[left], near[right] = True, True
+        prepare(np.sort(pending[(sizes[groups] > 1) | near[groups]]))
+    for _ in range(CONFIRM_ROUNDS):
+        if len(pending) == 0:
+            break
+        groups = group[pending]
+        heads = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        head_of = pending[heads][np.cumsum(np.r_[True, groups[1:] != groups[:-1]]) - 1]
+        representatives.append(pending[heads])
+        others = np.ones(len(pending), dtype=np.bool_)
+        others[heads] = False
+        a, b = head_of[others], pending[others]
+        alike = np.asarray(confirm(a, b), dtype=np.bool_) if len(a) else np.zeros(0, np.bool_)
+        linked_a.append(a[alike])
+        linked_b.append(b[alike])
+        pending = b[~alike]
+    if len(left):
+        reps = np.concatenate(representatives)
+        reps = reps[np.argsort(group[reps], kind="stable")]
+        starts = np.searchsorted(group[reps], np.arange(int(group.max()) + 2))
+        a_parts, b_parts = [], []
+        for u, v in zip(left.tolist(), right.tolist()):
+            reps_u, reps_v = reps[starts[u]:starts[u + 1]], reps[starts[v]:starts[v + 1]]
+            a_parts.append(np.repeat(reps_u, len(reps_v)))
+            b_parts.append(np.tile(reps_v, len(reps_u)))
+        a, b = np.concatenate(a_parts), np.concatenate(b_parts)
+        alike = np.asarray(confirm(a, b), dtype=np.bool_) if len(a) else np.zeros(0, np.bool_)
+        linked_a.append(a[alike])
+        linked_b.append(b[alike])
+    empty = np.zeros(0, np.int64)
+    return (np.concatenate([empty, *linked_a]).astype(np.int64), np.concatenate([empty, *linked_b]).astype(np.int64))
+
+
+PairCheck = Callable[[np.ndarray, np.ndarray], np.ndarray]
+CONFIRM_ROUNDS = 8  # most unalike texts one fingerprint is split into; the rest of them are kept apart
+
+
+def keep_first_of_clusters(fingerprints: np.ndarray, k: int, confirm: PairCheck | None = None,
+                           text_hashes: np.ndarray | None = None,
+                           prepare: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Near-duplicate clusters (connected components of the pairs within distance k, exact duplicates
     included) and, per document in input order: the index of its cluster's first document (-1 for that
-    first document itself, which is kept), and its Hamming distance to that kept document."""
+    first document itself, which is kept), and its Hamming distance to that kept document.
+
+    With `confirm` (document positions a, b -> bool per pair), only confirmed pairs link documents; see
+    `confirmed_links` for which pairs are checked (documents with equal `text_hashes` and fingerprints
+    link unchecked)."""
     fps = np.asarray(fingerprints, dtype=np.uint64)
     if len(fps) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     unique, first, inverse = np.unique(fps, return_index=True, return_inverse=True)
     left, right, _ = near_duplicate_pairs(unique, k)
+    if confirm is not None:
+        linked_a, linked_b = confirmed_links(inverse.ravel(), left, right, confirm, text_hashes, prepare)
+        kept = _components(len(fps), linked_a, linked_b)  # each root is its component's smallest position
+        kept_index = np.where(kept == np.arange(len(fps)), -1, kept)
+        return kept_index, np.bitwise_count(fps ^ fps[kept]).astype(np.int64)
     roots = _components(len(unique), left, right)
     earliest = np.full(len(unique), len(fps), dtype=np.int64)
     np.minimum.at(earliest, roots, first)  # the first document of each cluster

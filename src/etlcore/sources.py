@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -65,6 +66,42 @@ class ParquetSource:
     def parts(self) -> list[ParquetSource]:
         """Itself: positions in the deduplication decision run through the whole file."""
         return [self]
+
+
+@dataclass(frozen=True)
+class ParquetTexts:
+    """The texts of a pass's Parquet (a checkpoint or the deduplication spool) at given row positions:
+    only the row groups that hold one are read, only their text column, one at a time."""
+
+    path: Path
+    column: str
+
+    @property
+    def average_bytes(self) -> float:
+        """Mean uncompressed size of a text in the file (from its metadata), for sizing reads."""
+        metadata = pq.ParquetFile(self.path).metadata
+        if metadata.num_rows == 0:
+            return 0.0
+        total = 0
+        for group in range(metadata.num_row_groups):
+            columns = metadata.row_group(group)
+            total += sum(columns.column(c).total_uncompressed_size for c in range(columns.num_columns)
+                         if columns.column(c).path_in_schema == self.column)
+        return total / metadata.num_rows
+
+    def __call__(self, positions: np.ndarray) -> pa.Array:
+        """The texts at `positions` (sorted, distinct), in that order, as large strings."""
+        spooled = pq.ParquetFile(self.path)
+        sizes = [spooled.metadata.row_group(group).num_rows for group in range(spooled.num_row_groups)]
+        starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        positions = np.asarray(positions, dtype=np.int64)
+        groups = np.searchsorted(starts, positions, side="right") - 1
+        parts = [pa.array([], pa.large_string())]
+        for group in np.unique(groups):
+            texts = spooled.read_row_group(int(group), columns=[self.column]).column(0)
+            local = positions[groups == group] - starts[group]
+            parts.append(texts.take(pa.array(local)).combine_chunks().cast(pa.large_string()))
+        return pa.concat_arrays(parts)
 
 
 Source = InputSource | ParquetSource

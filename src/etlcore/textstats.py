@@ -163,6 +163,34 @@ def class_counts(texts: pa.Array, classes: np.ndarray, n_classes: int) -> np.nda
     return _class_counts(data, offsets, np.asarray(classes, dtype=np.uint8), n_classes)
 
 
+@numba.njit(cache=True)
+def _unit_counts(data: np.ndarray, offsets: np.ndarray, classes: np.ndarray, n_classes: int,
+                 joined: np.ndarray, extending: int) -> np.ndarray:
+    n_docs = len(offsets) - 1
+    out = np.zeros((n_docs, n_classes), dtype=np.int64)
+    cps = code_point_buffer(offsets)
+    for d in range(n_docs):
+        count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
+        previous = -1
+        for i in range(count):
+            c = int(classes[cps[i]])
+            if c == extending:
+                continue
+            if not (joined[c] and c == previous):
+                out[d, c] += 1
+            previous = c
+    return out
+
+
+def unit_counts(texts: pa.Array, classes: np.ndarray, n_classes: int, joined: np.ndarray,
+                extending: int) -> np.ndarray:
+    """Like `class_counts`, but a run of consecutive code points of a class with `joined[class]` counts
+    once; code points of class `extending` (combining marks) count nowhere and do not break a run."""
+    data, offsets = utf8_buffers(texts)
+    return _unit_counts(data, offsets, np.asarray(classes, dtype=np.uint8), n_classes,
+                        np.asarray(joined, dtype=np.bool_), extending)
+
+
 def share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """part / whole per document, 0 where whole is 0."""
     return np.divide(part, whole, out=np.zeros(len(part)), where=whole > 0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -149,10 +150,19 @@ class Deduplicator(Operator):
         """One fixed-size fingerprint per text (streaming part; never keeps the texts)."""
         raise NotImplementedError
 
-    def find_duplicates(self, fingerprints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def find_duplicates(self, fingerprints: np.ndarray,
+                        texts: Callable[[np.ndarray], pa.Array] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Over the whole corpus, in input order: (kept_index, distance) per document.
 
         kept_index is -1 for a document that is kept, else the index of the kept document it
-        duplicates; distance is how far it is from the member it was linked through.
+        duplicates; distance is how far it is from the member it was linked through. `texts`, when the
+        caller can give it, reads the texts of the documents at the given positions (sorted, distinct;
+        positions in `fingerprints`) back from where they are spooled, for a deduplicator that checks
+        candidate pairs by their texts (`needs_texts`).
         """
         raise NotImplementedError
+
+    @property
+    def needs_texts(self) -> bool:
+        """Whether `find_duplicates` reads texts back (see there)."""
+        return False

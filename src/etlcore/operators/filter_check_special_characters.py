@@ -20,8 +20,12 @@ class FilterCheckSpecialCharacters(Filter):
     U+2008-U+200B, U+202F, U+3000, U+FEFF, and these:
         ￼’“”–ー▬…✦�£•€«»°·═×＾˘⇓↓↑←→（）§″′´¿−±∈¢ø‚„½¼¾¹²³―⁃，ˌ¸‹›ʺˈʻ¦‐⠀‰‑≤≥‖◆●■►▼▲▴∆▻¡★☆✱ːº。
         ¯˜¥ɪ≈†：∼⁄・♡✓⊕․．⋅÷１‟；،、¨◦˚゜ʼ≖¤℃√！【】‿∞➤～πه۩☛₨➩☻๑٪♥ıॽ《‘©﴿٬？▷Г♫∟™ª₪®「—❖」﴾》
-    Unlike ROOTS, the ideographs 一 上 士 and the katakana ン ッ ツ シ are not special: they are
-    ordinary words.
+    The one deliberate difference from ROOTS' and Qianfan's set (qianfan 0.4.12.3, consts.py; checked
+    code point by code point, emoji included): the ideographs 一 上 士 and the katakana ン ッ ツ シ are
+    not special here, because they are ordinary words ("一个", "上海", "シャツ"): Qianfan's word filters,
+    which strip special characters off the ends of words, turn 一种 into 种 and count 一 or 上 standing
+    alone as no word at all. (The other deliberate difference, in the word filters: English words are
+    split on every Unicode space, Qianfan's on " ", "\\n" and "\\t" only.)
     "价格：100元！" has 8 code points, 5 special (：1 0 0 ！): 5/8."""
 
     name = "filter_check_special_characters"
