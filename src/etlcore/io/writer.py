@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from etlcore import processes
 from etlcore.errors import EtlError
 from etlcore.io.reader import JSON_TEXT, is_json_text, json_text_array
 
@@ -30,18 +31,8 @@ def remove_stale_temporaries(folder: Path, pattern: str = "**/.*tmp-*") -> None:
     """Delete the temporary files (`pattern` in `folder`) that a killed run left: their process is gone."""
     for path in folder.glob(pattern):
         pid = path.name.rsplit("tmp-", 1)[1]
-        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not processes.alive(int(pid)):
             path.unlink(missing_ok=True)
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def create_file(path: Path) -> BinaryIO:
