@@ -124,9 +124,7 @@ def languages() -> None:
 
     def rules(texts: list[str]) -> dict[str, np.ndarray]:
         batch = pa.array(texts, pa.string())
-        joined = np.zeros(7, dtype=np.bool_)
-        joined[_words._ALPHABETIC] = True
-        counts = _words.unit_counts(batch, _words._language_classes(), 7, joined, _words._COMBINING)
+        counts = _words.language_unit_counts(batch)
         han = counts[:, _words._HAN_CLASS]
         units = han + counts[:, _words._ALPHABETIC] + counts[:, _words._SYLLABIC]
         by_marks = _words.is_chinese(batch) & (units == 0)

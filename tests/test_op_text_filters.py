@@ -35,6 +35,13 @@ def test_a_document_is_chinese_when_han_characters_are_half_of_its_units() -> No
     assert is_chinese(pa.array(texts)).tolist() == [True, True, False, False, False, True, True, True]
     # Combining marks do not break a word: e + U+0301 is one run ("cafe\u0301 ole" is 2 words against 1 Han).
     assert is_chinese(pa.array(["cafe\u0301 ole 很", "cafe\u0301 很"])).tolist() == [False, True]
+    # ASCII digits inside or after a run of letters belong to it (ACER422G32, MP3: one unit each); other
+    # digits are no units (2007年: 1 Han, no unit against it).
+    texts = ["很 ACER422G32", "很 MP3", "很 4G", "2007年",
+             "开始看中3款，HP541，THINKPADSL400，ACER422G32，ACER421G25。"]
+    # 1 : 1 / 1 : 1 / 1 : 1 / 1 : 0 / 5 : 4 (1 : 2 and 5 : 6 if digits split a run: ACER, G).
+    assert is_chinese(pa.array(texts)).tolist() == [True, True, True, True, True]
+    assert is_chinese(pa.array(["很 ACER G", "很 A4 B5 C6", "很 4 A B"])).tolist() == [False, False, False]
 
 
 def test_a_document_with_a_chinese_passage_is_chinese_when_han_characters_are_a_fifth_of_its_units() -> None:
@@ -91,6 +98,8 @@ MIXED_REFERENCE = [
      "people in the world named Mohammad Chang?\n\t\t-- Derek Wills", 47, 0.046511627906976744, 0.18695652173913044),
     ("压题照片为南通仙羽制衣有限公司车间。（千禾摄）\nSave a little money each month and at the end of the year "
      "you'll be\nsurprised at how little you have.\n\t\t-- Ernest Haskins", 34, 0.0, 0.15384615384615385),
+    # Model numbers: 5 Han against 4 runs of letters and digits (6 runs of letters alone: English, 2 words).
+    ("开始看中3款，HP541，THINKPADSL400，ACER422G32，ACER421G25。", 7, 0.0, 0.2127659574468085),
     ("I ate 饺子 in the old town, and the 饺子 were good, very good, very very good.", 17, 0.0, 0.12307692307692308),
 ]
 

@@ -19,7 +19,8 @@ class FilterCheckCharacterRepetitionRemoval(Filter):
     them; the ratio is their sum divided by the number of n-grams; 0 for a text shorter than n.
     Chinese, the rule every filter shares: Han characters are at least half of the document's units,
     or at least 20 of them are at least a fifth of its units (each Han character one unit, each run of
-    letters of an alphabetic script such as a Latin word one unit, each kana or Hangul letter one unit);
+    letters of an alphabetic script such as a Latin word one unit, ASCII digits inside or after it
+    included, each kana or Hangul letter one unit);
     a text without letters is Chinese when its CJK punctuation and full-width forms are at least as many
     as its ASCII digits and punctuation (and there is one):
     "#########１２８５……………·１６２·１２３１７６２２０３９５６" is Chinese, n = 3, ratio 0.294.
