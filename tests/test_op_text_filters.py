@@ -35,6 +35,33 @@ def test_a_document_is_chinese_when_han_characters_are_half_of_its_units() -> No
     assert is_chinese(pa.array(texts)).tolist() == [True, True, False, False, False, True, True, True]
     # Combining marks do not break a word: e + U+0301 is one run ("cafe\u0301 ole" is 2 words against 1 Han).
     assert is_chinese(pa.array(["cafe\u0301 ole 很", "cafe\u0301 很"])).tolist() == [False, True]
+    # ASCII digits inside or after a run of letters belong to it (ACER422G32, MP3: one unit each); other
+    # digits are no units (2007年: 1 Han, no unit against it).
+    texts = ["很 ACER422G32", "很 MP3", "很 4G", "2007年",
+             "开始看中3款，HP541，THINKPADSL400，ACER422G32，ACER421G25。"]
+    # 1 : 1 / 1 : 1 / 1 : 1 / 1 : 0 / 5 : 4 (1 : 2 and 5 : 6 if digits split a run: ACER, G).
+    assert is_chinese(pa.array(texts)).tolist() == [True, True, True, True, True]
+    assert is_chinese(pa.array(["很 ACER G", "很 A4 B5 C6", "很 4 A B"])).tolist() == [False, False, False]
+
+
+def test_a_document_with_a_chinese_passage_is_chinese_when_han_characters_are_a_fifth_of_its_units() -> None:
+    # At least 20 Han characters (a sentence) making at least a fifth of the units: Chinese, even if the
+    # Latin words outnumber them. Fewer Han characters (a name, a term, a title) leave the half rule alone.
+    passage = "压题照片为南通仙羽制衣有限公司车间千禾摄"  # 20 Han
+    texts = [passage + " word" * 79,         # 20 : 79 -> 20 >= 20 and 5 * 20 >= 99
+             passage + " word" * 80,         # 20 : 80 -> 100 >= 100
+             passage + " word" * 81,         # 20 : 81 -> 100 < 101: English
+             passage[:19] + " word" * 20,    # 19 : 20 -> fewer than 20 Han and less than half: English
+             passage[:19] + " word" * 19]    # 19 : 19 -> half
+    assert is_chinese(pa.array(texts)).tolist() == [True, True, False, False, True]
+    # A Chinese paragraph followed by a longer English quote (27 Han : 36 words) is Chinese; an English
+    # sentence with a Chinese phrase of 5 characters among 7 words is not (one of 8 among 7 words would be,
+    # by the half rule: 1.9 % of fortunes with a 4-8 character phrase, with or without the passage clause).
+    quote = ("大年初一一大早，笔者来到山东省肥城市汶阳镇大武村饲养小区。\nThe most common given name in the world is "
+             "Mohammad; the most common\nfamily name in the world is Chang.  Can you imagine the enormous number\n"
+             "of people in the world named Mohammad Chang?\n\t\t-- Derek Wills")
+    assert is_chinese(pa.array([quote, "Never play 能打二三百 pool with anyone named \"Fats\"."])).tolist() == [
+        True, False]
 
 
 def test_a_document_without_letters_is_judged_by_its_digits_and_punctuation() -> None:
@@ -63,6 +90,16 @@ MIXED_REFERENCE = [
     ("哈哈哈哈，好好好好好，iPad iPad iPad iPad iPad iPad 真不错真不错真不错", 13, 0.2222222222222222,
      0.4791666666666667),
     ("ＩＳＯ９００１。，，。（）", 6, 0.0, 0.0),
+    # A Chinese paragraph followed by a longer English quote (benchmarks/language_quality.py's set): the half
+    # rule took both for English (27 Han : 36 words, 20 : 24); at least 20 Han making a fifth of the units
+    # makes them Chinese, as the reference has them.
+    ("大年初一一大早，笔者来到山东省肥城市汶阳镇大武村饲养小区。\nThe most common given name in the world is "
+     "Mohammad; the most common\nfamily name in the world is Chang.  Can you imagine the enormous number\nof "
+     "people in the world named Mohammad Chang?\n\t\t-- Derek Wills", 47, 0.046511627906976744, 0.18695652173913044),
+    ("压题照片为南通仙羽制衣有限公司车间。（千禾摄）\nSave a little money each month and at the end of the year "
+     "you'll be\nsurprised at how little you have.\n\t\t-- Ernest Haskins", 34, 0.0, 0.15384615384615385),
+    # Model numbers: 5 Han against 4 runs of letters and digits (6 runs of letters alone: English, 2 words).
+    ("开始看中3款，HP541，THINKPADSL400，ACER422G32，ACER421G25。", 7, 0.0, 0.2127659574468085),
     ("I ate 饺子 in the old town, and the 饺子 were good, very good, very very good.", 17, 0.0, 0.12307692307692308),
 ]
 

@@ -165,7 +165,7 @@ def class_counts(texts: pa.Array, classes: np.ndarray, n_classes: int) -> np.nda
 
 @numba.njit(cache=True)
 def _unit_counts(data: np.ndarray, offsets: np.ndarray, classes: np.ndarray, n_classes: int,
-                 joined: np.ndarray, extending: int) -> np.ndarray:
+                 joined: np.ndarray, extending: int, bridging: int) -> np.ndarray:
     n_docs = len(offsets) - 1
     out = np.zeros((n_docs, n_classes), dtype=np.int64)
     cps = code_point_buffer(offsets)
@@ -174,7 +174,7 @@ def _unit_counts(data: np.ndarray, offsets: np.ndarray, classes: np.ndarray, n_c
         previous = -1
         for i in range(count):
             c = int(classes[cps[i]])
-            if c == extending:
+            if c == extending or (c == bridging and previous >= 0 and joined[previous]):
                 continue
             if not (joined[c] and c == previous):
                 out[d, c] += 1
@@ -183,12 +183,14 @@ def _unit_counts(data: np.ndarray, offsets: np.ndarray, classes: np.ndarray, n_c
 
 
 def unit_counts(texts: pa.Array, classes: np.ndarray, n_classes: int, joined: np.ndarray,
-                extending: int) -> np.ndarray:
+                extending: int, bridging: int = -1) -> np.ndarray:
     """Like `class_counts`, but a run of consecutive code points of a class with `joined[class]` counts
-    once; code points of class `extending` (combining marks) count nowhere and do not break a run."""
+    once; code points of class `extending` (combining marks) count nowhere and do not break a run; code
+    points of class `bridging` (digits) inside or after such a run count nowhere and do not break it
+    ("ACER422G32" is one run), elsewhere they count in their own class."""
     data, offsets = utf8_buffers(texts)
     return _unit_counts(data, offsets, np.asarray(classes, dtype=np.uint8), n_classes,
-                        np.asarray(joined, dtype=np.bool_), extending)
+                        np.asarray(joined, dtype=np.bool_), extending, bridging)
 
 
 def share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:

@@ -17,11 +17,13 @@ class FilterCheckCharacterRepetitionRemoval(Filter):
     document, `character_repetition_length`, default 10, otherwise); sort the distinct n-grams' counts in
     decreasing order and take the first k = min(floor(sqrt(distinct)), distinct - n-grams seen once) of
     them; the ratio is their sum divided by the number of n-grams; 0 for a text shorter than n.
-    Chinese, the rule every filter shares: Han characters are at least half of the document's units
-    (each Han character one unit, each run of letters of an alphabetic script such as a Latin word one
-    unit, each kana or Hangul letter one unit); a text without letters is Chinese when its CJK
-    punctuation and full-width forms are at least as many as its ASCII digits and punctuation (and there
-    is one): "#########１２８５……………·１６２·１２３１７６２２０３９５６" is Chinese, n = 3, ratio 0.294.
+    Chinese, the rule every filter shares: Han characters are at least half of the document's units,
+    or at least 20 of them are at least a fifth of its units (each Han character one unit, each run of
+    letters of an alphabetic script such as a Latin word one unit, ASCII digits inside or after it
+    included, each kana or Hangul letter one unit);
+    a text without letters is Chinese when its CJK punctuation and full-width forms are at least as many
+    as its ASCII digits and punctuation (and there is one):
+    "#########１２８５……………·１６２·１２３１７６２２０３９５６" is Chinese, n = 3, ratio 0.294.
     "哈哈哈哈哈" (n=3): 3 n-grams, 1 distinct seen 3 times, k = min(1, 1) = 1, ratio 3/3 = 1."""
 
     name = "filter_check_character_repetition_removal"

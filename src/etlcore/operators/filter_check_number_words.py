@@ -24,10 +24,12 @@ class FilterCheckNumberWords(Filter):
     "\\n" and "\\t" only: a deliberate difference). Tokens are stripped of special characters at both
     ends and tokens left empty (punctuation, digits-only, emoji) do not count.
     The language (one rule for every filter): a document is Chinese when Han characters are at least
-    half of its units; each Han character is one unit, each run of letters of an alphabetic script (a
-    Latin word, say) one unit, each kana or Hangul letter one unit. A text without letters is Chinese
-    when its CJK punctuation and full-width forms (U+3001-U+303F, U+FE30-U+FE4F, U+FF01-U+FF65) are at
-    least as many as its ASCII digits and punctuation, and there is at least one.
+    half of its units, or at least 20 of them (a sentence) are at least a fifth of its units (a Chinese
+    paragraph followed by a longer English quote); each Han character is one unit, each run of letters
+    of an alphabetic script (a Latin word, say, ASCII digits inside or after it included: ACER422G32)
+    one unit, each kana or Hangul letter one unit. A text without letters is Chinese when its CJK
+    punctuation and full-width forms (U+3001-U+303F, U+FE30-U+FE4F, U+FF01-U+FF65) are at least as many
+    as its ASCII digits and punctuation, and there is at least one.
     "你好，世界！" has 2 words; "Hello, world ... 42" has 2; "我买了MacBook Pro，很好用" is Chinese
     (6 Han units against 2) and has 8: 我 买 了 MacBook Pro 很 好 用."""
 

