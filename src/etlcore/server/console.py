@@ -55,7 +55,7 @@ font-variant-numeric:tabular-nums}.s0,.s5{color:#8a6d00}.s1{color:#0b62c4}.s2{co
 padding:12px;margin:0}textarea{width:100%;font:13px monospace}input[type=text],input[type=password],select
 {width:420px;padding:5px}label{display:block;margin:10px 0 4px;font-weight:600}button{padding:6px 14px;
 cursor:pointer}.row{display:flex;gap:10px;align-items:center}.muted{color:#6b7280}.pager{margin:10px 0}
-.pager a{margin-right:12px}
+.pager a{margin-right:12px}td.id{white-space:nowrap}
 """
 
 
@@ -191,7 +191,7 @@ async def _list(request: Request) -> Response:
     for task in reversed(tasks):
         code, word = _status_word(task)
         rows.append(
-            f'<tr><td><a href="/tasks/{escape(task["id"])}">{escape(task["id"])}</a></td>'
+            f'<tr><td class="id"><a href="/tasks/{escape(task["id"])}">{escape(task["id"])}</a></td>'
             f'<td>{escape(task["name"])}</td>'
             f'<td>{escape(task["template"])}</td><td class="s{code}">{word}</td>'
             f'<td class="n">{_count(task["input_rows"])}</td><td class="n">{_count(task["output_rows"])}</td>'
