@@ -113,7 +113,7 @@ def test_sigint_at_random_times_with_two_workers_always_stops_within_5_s(tmp_pat
         result = orjson.loads((output.parent / f"{output.name}.etlcore" / "result.json").read_bytes())
         assert result["result"]["processStatus"] == 3 and result["etlcore"]["stopped_by"] == "SIGINT"
         assert orjson.loads(out) == result
-        assert err.splitlines()[0].endswith("(ok)")
+        assert err.splitlines()[0].startswith("input = output + rejected + invalid: not checked, the run stopped ")
         assert not output.exists()
     assert finished_first <= trials // 4
     print(f"{trials} SIGINT trials ({finished_first} finished before the signal), a run {duration:.1f} s, "
@@ -134,7 +134,7 @@ def test_sigterm_stops_the_run_like_ctrl_c_with_exit_143(tmp_path: Path) -> None
     assert response["result"]["processStatus"] == 3
     assert response["result"]["exceptionResult"] == "stopped by SIGTERM"
     assert response["etlcore"]["stopped_by"] == "SIGTERM"
-    assert err.splitlines()[0].endswith("(ok)")
+    assert err.splitlines()[0].startswith("input = output + rejected + invalid: not checked, the run stopped ")
     assert all(gone(pid) for pid in workers)
     assert sorted(os.listdir(tmp_path)) == ["big.jsonl", "ops.json", "out.jsonl.etlcore"]
     assert sorted(os.listdir(tmp_path / "out.jsonl.etlcore")) == ["logs", "result.json"]
@@ -407,3 +407,86 @@ def test_a_flagged_words_file_that_is_not_a_word_list_is_refused(tmp_path: Path,
         "code": "ParamFieldValueInvalid",
         "message": f"operator 'filter_check_flagged_words' arg 'flagged_words_file': {words} {problem}"}
     assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "out.jsonl.etlcore").exists()
+
+
+# Found by a new user (issue 14's note): what a run must never read back or write over.
+def test_an_output_that_is_also_an_input_is_refused(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "Keep Me"}])
+    before = source.read_bytes()
+    done = subprocess.run([*ETLCORE, "run", "in.jsonl", "--output", "./in.jsonl"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert done.returncode == 2
+    assert orjson.loads(done.stderr) == {
+        "code": "ParamFieldValueInvalid",
+        "message": "the output ./in.jsonl is also an input: etlcore never writes over its input; choose another "
+                   "--output"}
+    assert source.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["in.jsonl"]
+
+
+def test_a_folder_walk_leaves_out_what_etlcore_wrote(tmp_path: Path) -> None:
+    from etlcore.runner import run
+
+    corpus = tmp_path / "corpus"
+    write_jsonl(corpus / "part-1.jsonl", [{"id": "a", "text": "First document"}])
+    write_jsonl(corpus / "sub" / "part-2.jsonl", [{"id": "b", "text": "Second document"}])
+    first = run(LIGHT, [corpus], corpus / "clean.jsonl", workers=1)  # an earlier run writing into the folder
+    assert first["etlcore"]["output_rows"] == 2
+    (corpus / "clean.jsonl.etlcore" / "rejects.jsonl").write_bytes(b'{"id": "r", "text": "a reject"}\n')
+    (corpus / ".part-3.jsonl.tmp-999999").write_bytes(b'{"id": "t", "text": "a temporary"}\n')
+    again = run(LIGHT, [corpus], tmp_path / "again.jsonl", workers=1)
+    assert again["etlcore"]["input_rows"] == 2
+    assert [orjson.loads(line)["id"] for line in (tmp_path / "again.jsonl").read_bytes().splitlines()] == ["a", "b"]
+    globbed = run(LIGHT, [str(corpus / "*.jsonl")], tmp_path / "globbed.jsonl", workers=1)
+    assert globbed["etlcore"]["input_rows"] == 1  # part-1 only: clean.jsonl is an output
+    named = run(LIGHT, [corpus / "clean.jsonl"], tmp_path / "named.jsonl", workers=1)
+    assert named["etlcore"]["input_rows"] == 2  # named as such, an earlier output is read
+
+
+def test_a_second_run_on_the_same_output_with_another_work_dir_is_refused(tmp_path: Path) -> None:
+    corpus = big_corpus(tmp_path, 60)
+    output = tmp_path / "out.jsonl"
+    first = start_run(tmp_path, corpus, output, "--workers", "1", "--work-dir", str(tmp_path / "work-1"))
+    deadline = time.monotonic() + 60
+    while not (tmp_path / ".out.jsonl.lock").exists():
+        assert first.poll() is None and time.monotonic() < deadline
+        time.sleep(0.002)
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = subprocess.run([*ETLCORE, "run", str(corpus), "--config", str(tmp_path / "ops.json"), "--output",
+                                 str(output), "--work-dir", str(tmp_path / "work-2")], capture_output=True, text=True)
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert second.returncode == 2
+    assert orjson.loads(second.stderr)["message"].startswith(
+        f"{output} is in use by another etlcore run (process {first.pid})")
+    assert first.wait(timeout=120) == 0
+    assert not (tmp_path / ".out.jsonl.lock").exists() and not (tmp_path / "work-2" / ".lock").exists()
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["run", "in.jsonl", "--config", "/tmp", "--output", "out.jsonl"], "cannot read config file /tmp: Is a directory"),
+    (["run", "in.jsonl", "--output", "/proc/etlcore/out.jsonl"], "No such file or directory: /proc/etlcore"),
+    (["task", "--store", "in.jsonl", "list"], "cannot open the task store in.jsonl: file is not a database"),
+])
+def test_paths_that_cannot_be_used_are_exit_2_without_a_traceback(tmp_path: Path, arguments: list[str],
+                                                                  message: str) -> None:
+    write_jsonl(tmp_path / "in.jsonl", [{"text": "a document"}])
+    done = subprocess.run([*ETLCORE, *arguments], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert orjson.loads(done.stderr) == {"code": "ParamFieldValueInvalid", "message": message}
+
+
+def test_a_closed_stdout_and_a_port_out_of_range_print_no_traceback(tmp_path: Path) -> None:
+    store = TaskStore(tmp_path / ".etlcore" / "tasks.sqlite")
+    for number in range(400):
+        store.add({"id": f"task-{number:016d}", "name": "n" * 200, "template": "sys_data_cleaning", "body": {},
+                   "config": {}, "inputs": [], "task_dir": "x", "dataset": "x", "create_version": 0, "status": 0,
+                   "created": time.time()})
+    listing = subprocess.Popen([*ETLCORE, "task", "list"], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert listing.stdout.readline().startswith(b"task_id")
+    listing.stdout.close()  # as `| head -1` does
+    assert listing.wait(timeout=60) == 0 and b"Traceback" not in listing.stderr.read()
+    port = subprocess.run([*ETLCORE, "serve", "--port", "99999"], capture_output=True, text=True)
+    assert port.returncode == 2 and "--port: must be in [1, 65535], got 99999" in port.stderr
+    assert "Traceback" not in port.stderr

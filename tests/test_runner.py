@@ -193,7 +193,7 @@ def test_a_lost_row_fails_the_run_with_status_4(tmp_path: Path, monkeypatch: pyt
     assert capfd.readouterr().err == "input = output + rejected + invalid: 2 = 1 + 0 + 0 (MISMATCH)\n"
     assert response["result"]["processStatus"] == 4
     assert response["result"]["result"]["failReason"] == (
-        "RuntimeError: rows were lost: input = output + rejected + invalid: 2 = 1 + 0 + 0 (MISMATCH)")
+        "RowsLost: rows were lost: input = output + rejected + invalid: 2 = 1 + 0 + 0 (MISMATCH)")
     assert not (tmp_path / "out.jsonl").exists()
 
 

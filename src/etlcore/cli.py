@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -36,6 +37,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be in [1, 65535], got {value}")
     return value
 
 
@@ -98,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="the Qianfan and ModelArts task APIs and a web console over the "
                                                   "task store (pip install 'etlcore[server]')")
     serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--port", type=int, default=8765)
+    serve_cmd.add_argument("--port", type=_port, default=8765)
     serve_cmd.add_argument("--store", default=".etlcore/tasks.sqlite", help="the task store `etlcore task` uses")
     serve_cmd.add_argument("--allow-root", default=".", help="every path in a request must lie inside this folder "
                                                             "(default: the current folder)")
@@ -139,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C outside a run's own handling: while models load, say
         sys.stderr.write("etlcore: interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout closed early (`etlcore task list | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exiting does not fail again
+        return EXIT_OK
+    except OSError as exc:  # a path given that cannot be read or written, before any work started
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(orjson.dumps(EtlError(f"{exc.strerror or exc}{where}").to_json()).decode() + "\n")
+        return EXIT_USAGE
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -47,6 +47,8 @@ def _read_json(path: Path) -> Any:
         return orjson.loads(path.read_bytes())
     except FileNotFoundError:
         raise EtlError(f"config file not found: {path}") from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise EtlError(f"cannot read config file {path}: {exc.strerror}") from None
     except orjson.JSONDecodeError as exc:
         raise EtlError(f"config file {path} is not valid JSON: {exc}") from None
 

@@ -29,7 +29,7 @@ from etlcore import __version__
 from etlcore.checkpoints import Checkpoint, checkpoint_key
 from etlcore.config import PipelineConfig, load_config
 from etlcore.errors import EtlError
-from etlcore.io.lock import WorkDirLock
+from etlcore.io.lock import RunLock
 from etlcore.io.reader import InputFile, ReadOptions, expand_inputs
 from etlcore.io.writer import JsonlSink, NullSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
 from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
@@ -92,6 +92,17 @@ class Tally:
         return (f"input = output + rejected + invalid: {self.input} = {self.output} + {self.rejected} + "
                 f"{self.invalid} ({mark})")
 
+    def stopped_line(self, status: int) -> str:
+        """For a run that did not finish: the rows in hand when it stopped were dropped with its output,
+        so the sum cannot hold and is not checked; nothing but complete checkpoints is kept."""
+        how = "failed" if status == FAILED else "stopped"
+        return (f"input = output + rejected + invalid: not checked, the run {how} after reading {self.input} "
+                "rows; it wrote no output, rejects or invalid file (complete checkpoints are kept)")
+
+
+class RowsLost(RuntimeError):
+    """The accounting did not hold at the end of a run: a bug, reported as the run's failure."""
+
 
 def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str | Path] | str | Path,
         output: str | Path | None, *, work_dir: str | Path | None = None, text_column: str = "text",
@@ -110,6 +121,9 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     pipeline_config = config if isinstance(config, PipelineConfig) else load_config(config)
     input_list = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     files = expand_inputs(input_list)
+    if output is not None and any(file.path.resolve() == Path(output).resolve() for file in files):
+        raise EtlError(f"the output {output} is also an input: etlcore never writes over its input; "
+                       "choose another --output")
     if engine not in ("local", "ray"):
         raise EtlError(f"unknown engine '{engine}'; use 'local' or 'ray'")
     if engine == "ray":
@@ -130,10 +144,13 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
             sink = open_sink(output, pa.schema([(id_column, pa.string()), (text_column, pa.string())]))
             work = Path(work_dir) if work_dir else output.with_name(output.name + ".etlcore")
         work.mkdir(parents=True, exist_ok=True)
-        lock = WorkDirLock(work)
+        locks = [RunLock.for_work_dir(work), *([RunLock.for_output(output)] if output is not None else [])]
         try:
-            lock.acquire()
+            for lock in locks:
+                lock.acquire()
         except EtlError:
+            for lock in locks:
+                lock.release()
             sink.abort()
             raise
         try:
@@ -141,7 +158,8 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
                 text_column, id_column, batch_size, max_line_bytes), started, workers, quiet, engine, ray_address,
                 interruptible)
         finally:
-            lock.release()
+            for lock in locks:
+                lock.release()
     finally:
         interruptible.restore()
 
@@ -182,7 +200,7 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
         job.progress = Progress(Progress.wanted(quiet), input_bytes if uncompressed else None)
         job.run(files, pool, interruptible)
         if not job.tally.balanced():
-            raise RuntimeError(f"rows were lost: {job.tally.line()}")
+            raise RowsLost(f"rows were lost: {job.tally.line()}")
         job.commit()
     except KeyboardInterrupt:
         status, reason = TERMINATED, _stop_reason(interruptible.received)
@@ -200,8 +218,12 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
         if pool is not None:
             pool.close()
     seconds = time.perf_counter() - clock
-    print(job.tally.line(), file=sys.stderr)
-    log.info(job.tally.line())
+    # A run that stopped or failed dropped the rows in hand with its output: the sum is checked only for a
+    # finished run, and shown for one that failed because it did not hold.
+    lost = reason.startswith(RowsLost.__name__)
+    accounting = job.tally.line() if status == DONE or lost else job.tally.stopped_line(status)
+    print(accounting, file=sys.stderr)
+    log.info(accounting)
     result = stage_results(job.pipeline, job.counts, exported=job.tally.output if status == DONE else 0,
                            unprocessed=0 if status == DONE else job.tally.input - job.tally.invalid,
                            failed_stage=failed_stage, fail_reason=reason)

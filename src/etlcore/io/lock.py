@@ -1,8 +1,10 @@
-"""An exclusive lock on a run's work dir, so that two runs never write the same output at once.
+"""Exclusive locks on what a run writes (its work dir, its output), so that two runs never write the
+same files at once.
 
-The lock is `fcntl.flock` on `<work dir>/.lock`, which also records the holder's pid for the message
-the second run prints. The kernel drops the lock when its holder dies, however it dies, so a killed
-run never leaves the folder locked; the file is removed on release.
+A lock is `fcntl.flock` on a lock file (`<work dir>/.lock`, `.<output name>.lock` beside the output),
+which also records the holder's pid for the message the second run prints. The kernel drops the lock
+when its holder dies, however it dies, so a killed run never leaves anything locked; the file is
+removed on release.
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ from pathlib import Path
 
 from etlcore.errors import EtlError
 
-LOCK_NAME = ".lock"
 
-
-class WorkDirLock:
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / LOCK_NAME
+class RunLock:
+    def __init__(self, path: Path, guarded: Path) -> None:
+        self.path = path  # the lock file
+        self.guarded = guarded  # what it keeps to one run, for the message
         self._descriptor: int | None = None
+
+    @classmethod
+    def for_work_dir(cls, folder: Path) -> RunLock:
+        return cls(folder / ".lock", folder)
+
+    @classmethod
+    def for_output(cls, output: Path) -> RunLock:
+        return cls(output.with_name(f".{output.name}.lock"), output)
 
     def acquire(self) -> None:
         while True:
@@ -29,7 +38,7 @@ class WorkDirLock:
             except BlockingIOError:
                 holder = os.read(descriptor, 32).decode(errors="replace").strip() or "unknown"
                 os.close(descriptor)
-                raise EtlError(f"{self.path.parent} is in use by another etlcore run (process {holder}); wait for "
+                raise EtlError(f"{self.guarded} is in use by another etlcore run (process {holder}); wait for "
                                "it to finish, or give this run another --output or --work-dir",
                                code="WorkDirBusy") from None
             # The holder before us may have removed the file between our open and our lock: then the lock

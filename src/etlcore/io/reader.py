@@ -107,8 +107,23 @@ def file_format(path: Path) -> tuple[str, str | None] | None:
     return fmt, compression
 
 
+WORK_DIR_SUFFIX = ".etlcore"  # a run's default work dir is OUTPUT.etlcore/
+
+
+def etlcore_made(path: Path, root: Path) -> bool:
+    """Whether a file found in a folder or by a glob is etlcore's own: inside a work dir (`*.etlcore/`:
+    results, rejects, invalid rows, checkpoints), an output (a file with its `NAME.etlcore/` beside it), or
+    a temporary file (`.NAME.*tmp-PID`). A folder walk never reads these back."""
+    if path.name.startswith(".") and "tmp-" in path.name:
+        return True
+    if (path.parent / (path.name + WORK_DIR_SUFFIX)).is_dir():
+        return True
+    return any(part.endswith(WORK_DIR_SUFFIX) for part in path.relative_to(root).parts[:-1])
+
+
 def expand_inputs(inputs: list[str | Path]) -> list[InputFile]:
-    """Every corpus file named by the inputs, in a stable order. Raises EtlError if one names none."""
+    """Every corpus file named by the inputs, in a stable order. Raises EtlError if one names none.
+    Folders and globs leave out what etlcore itself wrote (`etlcore_made`); a file named as such is read."""
     files: list[InputFile] = []
     for given in inputs:
         given = str(given)
@@ -129,9 +144,10 @@ def expand_inputs(inputs: list[str | Path]) -> list[InputFile]:
         else:
             raise EtlError(f"input not found: {given}")
         found = []
+        searched = not Path(given).is_file()  # a folder or a glob
         for path, root in candidates:
             kind = file_format(path)
-            if kind and path.is_file():
+            if kind and path.is_file() and not (searched and etlcore_made(path, root)):
                 found.append(InputFile(path, path.relative_to(root).as_posix(), *kind))
         if not found:
             raise EtlError(f"input {given}: no corpus files found (looked for {', '.join(FORMATS)})")

@@ -71,7 +71,13 @@ TASK_COLUMNS = ("id", "name", "template", "body", "config", "inputs", "task_dir"
 class TaskStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._create()
+        except (OSError, sqlite3.Error) as exc:
+            raise EtlError(f"cannot open the task store {path}: {exc}") from None
+
+    def _create(self) -> None:
         with self._transaction() as db:
             for statement in SCHEMA.split(";"):  # not executescript: it would commit the transaction
                 if statement.strip():
@@ -79,7 +85,7 @@ class TaskStore:
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = SCHEMA_VERSION if row is None else int(row[0])
             if version > SCHEMA_VERSION:
-                raise EtlError(f"task store {path} has schema version {row[0]}, newer than this etlcore "
+                raise EtlError(f"task store {self.path} has schema version {row[0]}, newer than this etlcore "
                                f"understands ({SCHEMA_VERSION})")
             present = {column[1] for column in db.execute("PRAGMA table_info(tasks)")}
             for column in SCHEMA_V2:
