@@ -315,3 +315,78 @@ def test_a_credentials_file_with_project_ids(root: Path) -> None:
         assert refused.value.status_code == 403 and "may not use project" in refused.value.error_msg
     finally:
         server.stop()
+
+
+LIGHT_FORM = {"name": "light", "input": "data/corpus.jsonl", "template": "sys_data_cleaning",
+              "config": orjson.dumps({"clean": [{"name": "remove_emoji", "args": {}}]}).decode()}
+
+
+def test_a_no_auth_server_refuses_cross_site_and_rebound_requests(root: Path) -> None:
+    from etlcore.tasks.store import TaskStore
+
+    server = Server(root, extra=("--no-auth",)).start()
+    own = f"127.0.0.1:{server.port}"
+    try:
+        # The tester's request: a form on evil.example posted to a DNS name rebound to 127.0.0.1.
+        attack = requests.post(server.url + "/new", data=LIGHT_FORM, allow_redirects=False, timeout=10,
+                               headers={"Origin": "http://evil.example", "Host": "evil.example"})
+        assert attack.status_code == 403 and attack.headers["content-type"].startswith("text/html")
+        assert "&#x27;evil.example&#x27; names no loopback host" in attack.text
+        # A form on another site posted straight to 127.0.0.1, and a sandboxed page's `Origin: null`.
+        for origin in ("http://evil.example", "null", f"http://localhost:{server.port}", f"https://{own}"):
+            foreign = requests.post(server.url + "/new", data=LIGHT_FORM, allow_redirects=False, timeout=10,
+                                    headers={"Origin": origin})
+            assert foreign.status_code == 403, origin
+            assert f"Origin &#x27;{origin}&#x27; is not this server&#x27;s own" in foreign.text
+        # A rebound page reading results under its own name: no Origin on a same-origin GET, only its Host.
+        for path in ("/", "/new"):
+            assert requests.get(server.url + path, headers={"Host": "evil.example"}, timeout=10).status_code == 403
+        rebound = requests.post(server.url + "/new", data=LIGHT_FORM, headers={"Host": "evil.example:80"},
+                                allow_redirects=False, timeout=10)
+        assert rebound.status_code == 403
+        # The API paths answer in their family's shape.
+        qianfan = requests.post(server.url + "/wenxinworkshop/etl/list", json={}, timeout=10,
+                                headers={"Origin": "http://evil.example"})
+        message = "cross-site request refused: Origin 'http://evil.example' is not this server's own"
+        assert qianfan.status_code == 403 and qianfan.headers["X-Bce-Error-Code"] == "AccessDenied"
+        assert qianfan.json() == {"requestId": qianfan.json()["requestId"], "code": "AccessDenied", "message": message}
+        modelarts = requests.get(f"{server.url}/v2/{PROJECT}/processor-tasks", headers={"Host": "evil.example"},
+                                 timeout=10)
+        assert modelarts.status_code == 403 and modelarts.json() == {
+            "error_code": "ModelArts.0403", "error_msg": "the Host header 'evil.example' names no loopback host; a "
+            "server without authentication answers requests for localhost, 127.0.0.1 or [::1] only"}
+        assert TaskStore(server.store).all() == []
+
+        # The console's own form (same origin, under each loopback name) and the SDKs still work.
+        for host in (own, f"localhost:{server.port}"):
+            created = requests.post(server.url + "/new", data=LIGHT_FORM, allow_redirects=False, timeout=10,
+                                    headers={"Origin": f"http://{host}", "Host": host})
+            assert created.status_code == 303 and created.headers["location"].startswith("/tasks/task-")
+        assert requests.get(server.url + "/", headers={"Host": f"[::1]:{server.port}"}, timeout=10).status_code == 200
+        assert ModelArts(server).call("GET", "")["count"] == 2
+        assert qianfan_data(server).get_dataset_etl_task_list().body["result"]["total"] == 2
+        assert len(TaskStore(server.store).all()) == 2
+        assert "refused POST /new: the Host header 'evil.example' names no loopback host" in server.log()
+    finally:
+        server.stop()
+
+
+def test_a_signed_server_refuses_foreign_origins_too(server: Server) -> None:
+    from etlcore.tasks.store import TaskStore
+
+    path = f"/v2/{PROJECT}/processor-tasks"
+    body = orjson.dumps(modelarts_body("data/corpus.jsonl"))
+    headers = _signed_modelarts(server, "POST", path, body)
+    foreign = requests.post(server.url + path, data=body, headers={**headers, "Origin": "http://evil.example"},
+                            timeout=10)
+    assert foreign.status_code == 403 and foreign.json() == {
+        "error_code": "ModelArts.0403",
+        "error_msg": "cross-site request refused: Origin 'http://evil.example' is not this server's own"}
+    login = requests.post(server.url + "/login", data={"access_key": AK, "secret_key": SK}, allow_redirects=False,
+                          headers={"Origin": "null"}, timeout=10)
+    assert login.status_code == 403 and "set-cookie" not in login.headers
+    assert TaskStore(server.store).all() == []
+    # The same signed request from the server's own origin (a page it served) is accepted.
+    assert requests.post(server.url + path, data=body, headers={**headers, "Origin": server.url},
+                         timeout=10).json()["task_id"].startswith("task-")
+    assert ModelArts(server).call("GET", "")["count"] == 1

@@ -12,14 +12,19 @@ import stat
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from etlcore.errors import EtlError, json_kind
 from etlcore.server.jobs import Jobs
@@ -116,6 +121,80 @@ def json_response(document: Any, status: int = 200, headers: dict[str, str] | No
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def split_host(value: str) -> tuple[str, int | None] | None:
+    """`host[:port]` (a Host header, or an origin's authority) as (lower-case host, port or None);
+    None when malformed. IPv6 addresses come bracketed and are returned without the brackets."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        host, bracket, rest = value[1:].partition("]")
+        if not bracket:
+            return None
+    else:
+        host, colon, port = value.partition(":")
+        rest = colon + port
+    port = rest[1:]
+    if not host or (rest and not (rest.startswith(":") and port.isascii() and port.isdigit() and int(port) < 65536)):
+        return None
+    return host, int(port) if port else None
+
+
+def _origin_of(value: str) -> tuple[str, str, int] | None:
+    """An `Origin` header as (scheme, host, port); None for `null` and anything that is not an http(s) origin."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/") or parts.query \
+            or parts.username or parts.password:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or DEFAULT_PORTS[parts.scheme]
+
+
+class CrossSiteGuard:
+    """Refuses, before routing, what a browser sends for another site: a request whose `Origin` is not
+    the server's own (scheme://host:port from the request and its Host header; `null` included), and, on
+    a --no-auth server, a Host that names no loopback host (a DNS-rebinding page talks to 127.0.0.1
+    under its own name). The SDKs send no Origin and a Host of the address they were given."""
+
+    def __init__(self, app: ASGIApp, loopback_only: bool) -> None:
+        self.app, self.loopback_only = app, loopback_only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = Headers(scope=scope)
+            problem = self.problem(scope["scheme"], headers.get("host"), headers.getlist("origin"))
+            if problem is not None:
+                log.warning("refused %s %s: %s", scope["method"], scope["path"], problem)
+                await refusal(scope["path"], problem)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def problem(self, scheme: str, host_header: str | None, origins: list[str]) -> str | None:
+        host = split_host(host_header) if host_header is not None else None
+        if self.loopback_only and (host is None or not is_loopback(host[0])):
+            named = "no Host header" if host_header is None else f"the Host header {host_header!r}"
+            return (f"{named} names no loopback host; a server without authentication answers requests for "
+                    "localhost, 127.0.0.1 or [::1] only")
+        for origin in origins:
+            claimed = _origin_of(origin)
+            if claimed is None or host is None or claimed != (scheme, host[0], host[1] or DEFAULT_PORTS.get(scheme)):
+                return f"cross-site request refused: Origin {origin!r} is not this server's own"
+        return None
+
+
+def refusal(path: str, message: str) -> Response:
+    """A 403 in the shape of the family the path belongs to, or a plain page for the console."""
+    if path.startswith("/wenxinworkshop/"):
+        return json_response({"requestId": secrets.token_hex(8), "code": "AccessDenied", "message": message},
+                             status=403, headers={"X-Bce-Error-Code": "AccessDenied", "X-Bce-Error-Message": message})
+    if path.startswith("/v2/"):
+        return json_response({"error_code": "ModelArts.0403", "error_msg": message}, status=403)
+    return HTMLResponse(f"<!doctype html><title>Forbidden</title><h1>403 Forbidden</h1><p>{escape(message)}</p>",
+                        status_code=403)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -134,7 +213,8 @@ def create_app(settings: Settings) -> Starlette:
         jobs.shutdown()
 
     routes: list[BaseRoute] = [*qianfan.routes(), *modelarts.routes(), *console.routes()]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(CrossSiteGuard, loopback_only=settings.keys is None)])
     app.state.settings = settings
     app.state.store = store
     app.state.jobs = jobs

@@ -7,7 +7,8 @@ rejected document in full, and a form that creates a task from a pasted operatio
 
 Authentication follows the server's: with keys, a login with an AK/SK pair sets a signed session cookie
 (HttpOnly, SameSite=Strict, so another site cannot post the forms); with --no-auth (a loopback server),
-only loopback clients are served.
+only loopback clients are served. Other sites' Origins and (with --no-auth) non-loopback Host names are
+refused before routing, by `app.CrossSiteGuard`.
 """
 
 from __future__ import annotations
