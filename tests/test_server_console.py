@@ -44,15 +44,15 @@ def _shoot(driver: object, folder: Path, name: str) -> None:
 
 
 def _wait_text(driver: object, css: str, wanted: str, timeout: float = 120) -> None:
-    from selenium.common.exceptions import NoSuchElementException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if driver.find_element("css selector", css).text == wanted:
                 return
-        except NoSuchElementException:
-            pass  # between two refreshes
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass  # between two refreshes, or the page refreshed between finding the element and reading it
         time.sleep(0.3)
     raise AssertionError(f"{css} never read {wanted!r}: {driver.page_source[:2000]}")
 
