@@ -177,12 +177,19 @@ def _config(body: dict[str, Any], template_id: Any, default: dict[str, Any], roo
     return config
 
 
+def _file_args(name: Any, args: Any) -> list[str]:
+    """The args of operator `name` that name a file (a word list, a model) and are set in `args`."""
+    cls = operators().get(name) if isinstance(name, str) else None
+    if cls is None or not isinstance(args, dict):
+        return []
+    return [arg.name for arg in cls.args if arg.is_path and isinstance(args.get(arg.name), str) and args[arg.name]]
+
+
 def _rooted_files(operations: Any, root: Path, problems: list[str]) -> Any:
-    """`operations` with every file an operator arg names (a word list, a model) resolved inside `root`;
-    one outside it is a problem, and is left out so that validation does not say whether it exists."""
+    """`operations` with every file an operator arg names resolved inside `root`; one outside it is a
+    problem, and is left out so that validation does not say whether it exists."""
     if not isinstance(operations, dict):
         return operations
-    known = operators()
     rooted: dict[str, Any] = {}
     for stage, entries in operations.items():
         rooted[stage] = entries
@@ -190,14 +197,12 @@ def _rooted_files(operations: Any, root: Path, problems: list[str]) -> Any:
             continue
         rooted[stage] = []
         for entry in entries:
-            name = entry.get("name") if isinstance(entry, dict) else None
-            args = entry.get("args") if isinstance(entry, dict) else None
-            if isinstance(name, str) and name in known and isinstance(args, dict):
-                args = dict(args)
-                for arg in known[name].args:
-                    if arg.is_path and isinstance(args.get(arg.name), str) and args[arg.name]:
-                        path = confined(args[arg.name], root, f"operator '{name}' arg '{arg.name}'", problems)
-                        args[arg.name] = str(path) if path else ""
+            files = _file_args(entry.get("name"), entry.get("args")) if isinstance(entry, dict) else []
+            if files:
+                args = dict(entry["args"])
+                for key in files:
+                    path = confined(args[key], root, f"operator '{entry['name']}' arg '{key}'", problems)
+                    args[key] = str(path) if path else ""
                 entry = {**entry, "args": args}
             rooted[stage].append(entry)
     return rooted
@@ -215,11 +220,9 @@ def check_paths(task: dict[str, Any], root: Path | None = None) -> None:
         problems.append(f"work path: {task['task_dir']} now leads to {task_dir}, not where the task was created")
     for stage, entries in orjson.loads(task["config"]).items():
         for entry in entries:
-            cls = operators().get(entry["name"])
-            for arg in cls.args if cls else ():
-                if arg.is_path and entry.get("args", {}).get(arg.name):
-                    confined(entry["args"][arg.name], root, f"stage '{stage}' operator '{cls.name}' arg "
-                                                            f"'{arg.name}'", problems)
+            for key in _file_args(entry["name"], entry.get("args")):
+                confined(entry["args"][key], root, f"stage '{stage}' operator '{entry['name']}' arg '{key}'",
+                         problems)
     if problems:
         raise EtlError(f"task {task['id']} cannot run: " + "; ".join(problems), code="PathOutsideRoot")
 
