@@ -23,11 +23,11 @@ def test_meaningful_code_points_stay_including_recent_cjk_extensions() -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("中文" + "中文".encode().decode("latin-1") + "结束", "中文结束"),
-    ("Hello " + "你好，世界".encode().decode("cp1252", errors="ignore") + " end", "Hello  end"),
+    ("Hello " + "你好，世界".encode().decode("cp1252", errors="ignore") + " end", "Hello end"),
     ("It" + "’s".encode().decode("cp1252") + " fine", "Its fine"),
     ("café naïve Ærø «Être» £5 ½ °C 25°", "café naïve Ærø «Être» £5 ½ °C 25°"),
     ("Â©2023 ok", "Â©2023 ok"),  # two characters are too few to tell mojibake from text
-    ("Â©Â® 2023", " 2023"),
+    ("Â©Â® 2023", "2023"),
     ("résumé — “quoted” ™", "résumé — “quoted” ™"),
 ])
 def test_mojibake_runs(text: str, expected: str) -> None:

@@ -217,4 +217,4 @@ def test_legacy_counters_count_changed_documents(tmp_path: Path) -> None:
         "replace_upper2lower": {"processed_entity": 1}, "cut": {"remaining_entity": 4, "unprocessed_entity": 0},
     }
     assert [row["text"] for row in read_jsonl(tmp_path / "out.jsonl")] == [
-        "visit  now", "電話，身份證", "plain text ", "簡體"]
+        "visit now", "電話，身份證", "plain text", "簡體"]

@@ -14,7 +14,7 @@ from typing import ClassVar
 import pyarrow as pa
 import regex
 
-from etlcore.operators._text import map_where
+from etlcore.operators._text import map_where, remove_spans
 from etlcore.operators.base import Arg, Mapper
 
 # Boundaries: a match never starts or ends inside a word of ASCII letters and digits ("numbers inside
@@ -84,6 +84,10 @@ def key_like(token: str) -> bool:
 class PatternRedactor(Mapper):
     """Base of the desensitization operators: replace every accepted match of `pattern`.
 
+    With the empty replacement a match is removed as `_text.join_kept` says: a space the removal would
+    leave doubled, at a line's start or end, or before closing punctuation goes too ("at 10.0.0.1 is
+    down" -> "at is down").
+
     `candidates` is an RE2 pattern that every document holding a match must match; it selects the
     documents over the whole batch in C++ before the exact pattern runs on them alone.
     """
@@ -102,7 +106,9 @@ class PatternRedactor(Mapper):
         return self.replacement if self.accept(match) else match.group(0)
 
     def redact(self, text: str) -> str:
-        return self.pattern.sub(self._redact, text)
+        if self.replacement:
+            return self.pattern.sub(self._redact, text)
+        return remove_spans(text, (m.span() for m in self.pattern.finditer(text) if self.accept(m)))
 
     def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
         return map_where(texts, self.candidates, self.redact)

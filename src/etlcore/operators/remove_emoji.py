@@ -3,7 +3,7 @@ from __future__ import annotations
 import emoji
 import pyarrow as pa
 
-from etlcore.operators._text import char_class, replace_all
+from etlcore.operators._text import char_class, remove_all
 from etlcore.operators.base import Mapper
 from etlcore.registry import register
 
@@ -43,11 +43,13 @@ class RemoveEmoji(Mapper):
     subdivision flags (🏴󠁧󠁢󠁥󠁮󠁧󠁿), keycaps (1️⃣ #️⃣), text-default characters turned into emoji by U+FE0F
     (❤️ ☀️ ©️), and leftovers: lone skin-tone modifiers, lone regional indicators, variation selectors
     U+FE0E/U+FE0F, U+20E3 and tag characters. A text-default character standing alone (© ® ™ ☀ ↔ ‼) is
-    text and stays, as do digits, CJK text and CJK punctuation. Feeds the legacy counter `remove_emoji`."""
+    text and stays, as do digits, CJK text and CJK punctuation. A space the removal would leave doubled,
+    at a line's start or end, or before closing punctuation goes too ("call 📞 me 🙂." -> "call me.").
+    Feeds the legacy counter `remove_emoji`."""
 
     name = "remove_emoji"
     stage = "clean"
     counter = "remove_emoji"
 
     def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
-        return replace_all(texts, EMOJI, "")
+        return remove_all(texts, EMOJI)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from etlcore.operators._text import replace_all
+from etlcore.operators._text import remove_all
 from etlcore.operators.base import Mapper
 from etlcore.registry import register
 
@@ -15,11 +15,12 @@ class RemoveExceptionChar(Mapper):
     """Legacy: remove characters that are never valid text: the C0 controls other than tab, line feed
     and carriage return (U+0000–U+0008, U+000B, U+000C, U+000E–U+001F), DEL and the C1 controls
     (U+007F–U+009F), U+FFFD REPLACEMENT CHARACTER, and the noncharacters U+FDD0–U+FDEF and U+nFFFE,
-    U+nFFFF of every plane. Feeds the legacy counter `remove_exception_char`."""
+    U+nFFFF of every plane. A space the removal would leave doubled, at a line's start or end, or before
+    closing punctuation goes too. Feeds the legacy counter `remove_exception_char`."""
 
     name = "remove_exception_char"
     stage = "clean"
     counter = "remove_exception_char"
 
     def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
-        return replace_all(texts, EXCEPTION_CHARS, "")
+        return remove_all(texts, EXCEPTION_CHARS)

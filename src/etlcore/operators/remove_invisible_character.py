@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from etlcore.operators._text import replace_all
+from etlcore.operators._text import remove_all, replace_all
 from etlcore.operators.base import Mapper
 from etlcore.registry import register
 
@@ -17,10 +17,12 @@ class RemoveInvisibleCharacter(Mapper):
       U+007F–U+009F; soft hyphen U+00AD; zero-width space, non-joiner and joiner U+200B–U+200D; word
       joiner U+2060; byte-order mark / zero-width no-break space U+FEFF;
     - kept: tab U+0009, line feed U+000A, carriage return U+000D, space U+0020;
-    - U+00A0 (no-break space) becomes an ordinary space."""
+    - U+00A0 (no-break space) becomes an ordinary space.
+    A space the removal would leave doubled, at a line's start or end, or before closing punctuation
+    goes too."""
 
     name = "remove_invisible_character"
     stage = "clean"
 
     def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
-        return replace_all(replace_all(texts, INVISIBLE, ""), r"\x{A0}", " ")
+        return replace_all(remove_all(texts, INVISIBLE), r"\x{A0}", " ")

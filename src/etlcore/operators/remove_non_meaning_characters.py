@@ -5,7 +5,7 @@ import sys
 import pyarrow as pa
 import regex
 
-from etlcore.operators._text import char_class, replace_all
+from etlcore.operators._text import char_class, remove_all
 from etlcore.operators.base import Mapper
 from etlcore.registry import register
 
@@ -40,11 +40,12 @@ class RemoveNonMeaningCharacters(Mapper):
       punctuation (€ ‚ ƒ „ … † ‡ ˆ ‰ Š ‹ Œ Ž ‘ ’ “ ” • – — ˜ ™ š › œ ž Ÿ) that contains a UTF-8 lead
       byte shown as Â–ô followed by a continuation byte (U+0080–U+00BF or Windows-1252 punctuation),
       i.e. UTF-8 text that was decoded as Latin-1 or Windows-1252 ("ä¸­æ–‡" for "中文").
-    Accented Latin text ("café", "Ærø", "naïve") is not mojibake and stays. Lone surrogates cannot reach
+    A space the removal would leave doubled, at a line's start or end, or before closing punctuation
+    goes too. Accented Latin text ("café", "Ærø", "naïve") is not mojibake and stays. Lone surrogates cannot reach
     an operator: the readers refuse them as broken text (invalid file)."""
 
     name = "remove_non_meaning_characters"
     stage = "clean"
 
     def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
-        return replace_all(texts, PATTERN, "")
+        return remove_all(texts, PATTERN)

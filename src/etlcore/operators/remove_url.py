@@ -3,7 +3,7 @@ from __future__ import annotations
 import pyarrow as pa
 import regex
 
-from etlcore.operators._text import map_where
+from etlcore.operators._text import map_where, remove_spans
 from etlcore.operators.base import Mapper
 from etlcore.registry import register
 
@@ -32,11 +32,17 @@ class RemoveUrl(Mapper):
     """Legacy: remove URLs. A URL starts with `http://`, `https://`, `ftp://` or `www.` (any case, not
     preceded by a letter or digit) and runs to the first whitespace, quote, angle bracket or CJK
     punctuation mark (，。！？、；：“”‘’（）【】《》「」); trailing `.,;:!?` and closing brackets that do not
-    close one opened inside the URL are left in the text. Feeds the legacy counter `remove_url`."""
+    close one opened inside the URL are left in the text. A space the removal would leave doubled, at a
+    line's start or end, or before closing punctuation goes too ("see https://x.org." -> "see.").
+    Feeds the legacy counter `remove_url`."""
 
     name = "remove_url"
     stage = "clean"
     counter = "remove_url"
 
     def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
-        return map_where(texts, r"(?i)(?:https?|ftp)://|www\.", lambda text: _URL.sub(_kept_tail, text))
+        return map_where(texts, r"(?i)(?:https?|ftp)://|www\.", _remove_urls)
+
+
+def _remove_urls(text: str) -> str:
+    return remove_spans(text, ((m.start(), m.end() - len(_kept_tail(m))) for m in _URL.finditer(text)))
