@@ -154,9 +154,52 @@ def test_accepts_a_modelarts_body_with_numbers_as_strings(toy_operators: None) -
     assert config.operations["clean"] == [{"name": "cut", "args": {"max_length": "100"}}]
     bad = {"template": {"operator_params": [{"name": "cut", "params": {"max_length": "ten"}}]}}
     assert problems(bad) == [
-        "operator 'cut' arg 'max_length': got 'ten' (string), allowed: integer in [1, 100000000]"]
+        "template.operator_params: operator 'cut' arg 'max_length': got 'ten' (string), "
+        "allowed: integer in [1, 100000000]"]
     assert problems({"template": {"operator_params": [{"name": "nope", "params": {}}]}}) == [
-        f"unknown operator 'nope'; valid names: {', '.join(sorted(operators()))}"]
+        f"template.operator_params: unknown operator 'nope'; valid names: {', '.join(sorted(operators()))}"]
+
+
+def test_a_modelarts_body_reports_every_problem_at_once_with_integers_as_given() -> None:
+    # An unknown operator does not hide the bad args of the others; "-3" is echoed as -3, not -3.0.
+    body = {"template": {"operator_params": [
+        {"name": "remove_emojj", "params": {}},
+        {"name": "cut", "params": {"max_length": "-3"}},
+        {"name": "deduplication_simhash", "params": {"distance": "nine"}}]}}
+    assert problems(body) == [
+        "template.operator_params: unknown operator 'remove_emojj' (did you mean 'remove_emoji'?); "
+        f"valid names: {', '.join(sorted(operators()))}",
+        "template.operator_params: operator 'cut' arg 'max_length': value -3 is out of range, "
+        "allowed: integer in [1, 100000000]",
+        "template.operator_params: operator 'deduplication_simhash' arg 'distance': got 'nine' (string), "
+        "allowed: number in [4, 6]"]
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ({"name": "MetaValidation", "params": {"task_type": "image_classification", "dataset_type": "manifest"}},
+     "operator 'MetaValidation' (task_type image_classification, dataset_type manifest) works on images: "
+     "etlcore processes text only; its text counterpart is the template sys_data_validation without "
+     "operator_params (every row read and checked)"),
+    ({"name": "PCC", "params": {"task_type": "image_classification", "n_clusters": "auto"}},
+     "operator 'PCC' (task_type image_classification) works on images: etlcore processes text only; "
+     "it has no text counterpart"),
+    ({"name": "SimDeduplication", "params": {"simlarity_threshold": "0.9"}},
+     "operator 'SimDeduplication' works on images: etlcore processes text only; its text counterpart is "
+     "deduplication_simhash"),
+    ({"name": "AddNoise", "params": {"noise_type": "Gauss"}},
+     "operator 'AddNoise' works on images: etlcore processes text only; it has no text counterpart"),
+    ({"name": "Crop", "params": {"task_type": "object_detection"}},
+     "operator 'Crop' (task_type object_detection) works on images: etlcore processes text only; "
+     "it has no text counterpart"),
+])
+def test_image_operators_of_the_seed_are_refused_with_one_message(entry: dict, problem: str) -> None:
+    assert problems({"template": {"operator_params": [entry]}}) == [f"template.operator_params: {problem}"]
+
+
+def test_an_image_operator_in_an_operations_v2_is_refused_too() -> None:
+    assert problems({"deduplication": [{"name": "SimDeduplication", "args": {}}]}) == [
+        "operator 'SimDeduplication' works on images: etlcore processes text only; its text counterpart is "
+        "deduplication_simhash"]
 
 
 def test_file_errors(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ def test_create_then_run_a_cleaning_task(store: TaskStore, tmp_path: Path) -> No
     ({"name": "x", "create_version": "yes"}, "create_version: a boolean, got string"),
     ({"name": "x", "template": {"id": "sys_data_cleaning", "operator_params": [
         {"name": "deduplication_simhash", "params": {"distance": "9"}}]}},
-     "template.operator_params: operator 'deduplication_simhash' arg 'distance': value 9.0 is out of range"),
+     "template.operator_params: operator 'deduplication_simhash' arg 'distance': value 9 is out of range"),
     ({"name": "x", "template": {"id": "sys_data_selection", "operator_params": [
         {"name": "remove_emoji", "params": {}}]}},
      "template.operator_params: remove_emoji is a clean operator; sys_data_selection takes filter and "
@@ -121,8 +121,46 @@ def test_cli_errors_have_the_seed_shape_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and orjson.loads(done.stderr)["code"] == "TaskNotFound"
 
 
+# The seed's own example bodies (validation, cleaning, selection, augmentation) are image tasks.
+IMAGE = {"task_type": "image_classification", "dataset_type": "manifest"}
+
+
+@pytest.mark.parametrize(("template", "entry", "problem"), [
+    ("sys_data_validation", {"name": "MetaValidation", "params": {**IMAGE, "image_max_width": "1920"}},
+     "template.operator_params: operator 'MetaValidation' (task_type image_classification, dataset_type "
+     "manifest) works on images: etlcore processes text only; its text counterpart is the template "
+     "sys_data_validation without operator_params (every row read and checked)"),
+    ("sys_data_cleaning", {"name": "PCC", "params": {**IMAGE, "n_clusters": "auto"}},
+     "template.operator_params: operator 'PCC' (task_type image_classification, dataset_type manifest) works "
+     "on images: etlcore processes text only; it has no text counterpart"),
+    ("sys_data_selection", {"name": "SimDeduplication", "params": {**IMAGE, "simlarity_threshold": "0.9"}},
+     "template.operator_params: operator 'SimDeduplication' (task_type image_classification, dataset_type "
+     "manifest) works on images: etlcore processes text only; its text counterpart is deduplication_simhash"),
+    ("sys_data_augmentation", {"name": "AddNoise", "params": {**IMAGE, "noise_type": "Gauss"}},
+     "template.id: sys_data_augmentation augments images; it is not available for text"),
+])
+def test_the_seeds_image_tasks_are_refused_with_one_message(store: TaskStore, template: str, entry: dict,
+                                                             problem: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        create(store, body(template, params=[entry]))
+    assert error.value.problems == [problem]
+    assert store.all() == []
+
+
+def test_task_create_says_what_run_config_says(store: TaskStore, tmp_path: Path) -> None:
+    document = body(params=[{"name": "remove_emojj", "params": {}}, {"name": "cut", "params": {"max_length": "-3"}},
+                            {"name": "deduplication_simhash", "params": {"distance": "nine"}}])
+    (tmp_path / "body.json").write_bytes(orjson.dumps(document))
+    messages = [orjson.loads(subprocess.run([sys.executable, "-m", "etlcore", *command], cwd=tmp_path,
+                                            capture_output=True, text=True, check=False).stderr)["message"]
+                for command in (["run", "--config", "body.json", "--output", "o.jsonl", "corpus.jsonl"],
+                                ["task", "create", "body.json"])]
+    assert messages[0] == messages[1]
+    assert messages[0].count("template.operator_params: ") == 3 and "value -3 is out of range" in messages[0]
+
+
 def test_validation_reads_everything_and_writes_only_its_report(store: TaskStore, tmp_path: Path) -> None:
-    task_id = create(store, body("sys_data_validation", params=[{"name": "MetaValidation", "params": {}}]))
+    task_id = create(store, body("sys_data_validation", params=[]))
     response = service.run_task(store, task_id)
     assert response["result"]["processStatus"] == 2
     assert (response["etlcore"]["input_rows"], response["etlcore"]["invalid_rows"]) == (336, 6)

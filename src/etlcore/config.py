@@ -4,6 +4,7 @@ completely before any data is read. Every problem is collected and reported in o
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,39 @@ class PipelineConfig:
     checkpoints: set[str] = field(default_factory=set)  # stages ending with save_pipeline_<stage>
 
 
+OPERATOR_PARAMS = "template.operator_params"
+
+# The image operators of the ModelArts seed, with what etlcore offers for text instead (None: nothing).
+IMAGE_OPERATORS: dict[str, str | None] = {
+    "MetaValidation": "the template sys_data_validation without operator_params (every row read and checked)",
+    "PCC": None,
+    "SimDeduplication": "deduplication_simhash",
+    "AddNoise": None,
+}
+IMAGE_TASK_TYPES = ("image_classification", "object_detection")
+
+
 def load_config(source: str | Path | dict[str, Any]) -> PipelineConfig:
     """Read a config file, or take a parsed document, in any accepted shape, and validate it."""
     document = _read_json(Path(source)) if isinstance(source, (str, Path)) else source
-    operations, from_text = find_operations(document)
-    return validate(operations, from_text=from_text)
+    return check_document(document)
+
+
+def check_document(document: Any, prepare: Callable[[Any], Any] | None = None) -> PipelineConfig:
+    """Find the operationsV2 in `document` and validate it, every problem at once. The one validator of
+    `run --config`, `task create` (CLI and HTTP) and `task run`, so that each says the same: problems in a
+    ModelArts body are prefixed with where they are (`template.operator_params: ...`). `prepare`, if
+    given, rewrites the operations before they are checked (a task roots the files they name)."""
+    operations, from_text, problems = _find_operations(document)
+    if prepare is not None:
+        operations = prepare(operations)
+    try:
+        config = validate(operations, from_text=from_text)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError([f"{OPERATOR_PARAMS}: {p}" for p in problems] if from_text else problems)
+    return config
 
 
 def _read_json(path: Path) -> Any:
@@ -54,7 +83,17 @@ def _read_json(path: Path) -> Any:
 
 
 def find_operations(document: Any) -> tuple[dict[str, Any], bool]:
-    """The `operationsV2` inside any accepted shape, and whether its args may be written as text.
+    """The `operationsV2` inside any accepted shape, and whether its args may be written as text; an
+    entry of a ModelArts body that names no operator of etlcore's is a `ConfigError`."""
+    operations, from_text, problems = _find_operations(document)
+    if problems:
+        raise ConfigError(problems)
+    return operations, from_text
+
+
+def _find_operations(document: Any) -> tuple[dict[str, Any], bool, list[str]]:
+    """The `operationsV2` inside any accepted shape, whether its args may be written as text, and the
+    entries of a ModelArts body left out of it because they name no operator of etlcore's.
 
     Accepted: an operationsV2 object; `{"operationsV2": ...}`; a whole Qianfan detail response
     (`result.operationsV2`, with or without the envelope); a ModelArts create-task body whose
@@ -66,12 +105,13 @@ def find_operations(document: Any) -> tuple[dict[str, Any], bool]:
     result = document.get("result")
     for candidate in (document, result, result.get("result") if isinstance(result, dict) else None):
         if isinstance(candidate, dict) and "operationsV2" in candidate:
-            return candidate["operationsV2"], False
+            return candidate["operationsV2"], False, []
     template = document.get("template")
     if isinstance(template, dict) and "operator_params" in template:
-        return _from_operator_params(template["operator_params"]), True
+        operations, problems = _from_operator_params(template["operator_params"])
+        return operations, True, problems
     if not document or any(key in document for key in STAGES):
-        return document, False
+        return document, False, []
     raise ConfigError([
         "config holds no operationsV2: expected an object with keys clean/filter/deduplication/"
         "desensitization, or one under 'operationsV2' or 'result.operationsV2', "
@@ -79,14 +119,20 @@ def find_operations(document: Any) -> tuple[dict[str, Any], bool]:
     ])
 
 
-def _from_operator_params(params: Any) -> dict[str, list[dict[str, Any]]]:
+def _from_operator_params(params: Any) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """The operationsV2 of a ModelArts `operator_params` list, and the problems of the entries left out
+    (no such operator, an image operator); the others are all kept so that their args are checked too."""
     if not isinstance(params, list):
-        raise ConfigError([f"template.operator_params must be a list, got {params!r}"])
+        raise ConfigError([f"{OPERATOR_PARAMS} must be a list, got {params!r}"])
     known = operators()
     operations: dict[str, list[dict[str, Any]]] = {stage: [] for stage in STAGES}
     problems = []
     for position, entry in enumerate(params, 1):
         name = entry.get("name") if isinstance(entry, dict) else None
+        image = image_problem(entry)
+        if image:
+            problems.append(image)
+            continue
         if not isinstance(name, str):
             problems.append(_unknown_operator(name, None, position))
             continue
@@ -97,9 +143,29 @@ def _from_operator_params(params: Any) -> dict[str, list[dict[str, Any]]]:
             problems.append(_unknown_operator(name, None, position))
             continue
         operations[stage].append({"name": name, "args": entry.get("params", {})})
-    if problems:
-        raise ConfigError(problems)
-    return operations
+    return operations, problems
+
+
+def image_problem(entry: Any) -> str | None:
+    """Why an `operator_params` entry (or an operationsV2 entry) is refused as an image operator: one of
+    the seed's image operators, or params for an image task (`task_type` image_classification or
+    object_detection, `dataset_type` manifest). None for anything else."""
+    if not isinstance(entry, dict):
+        return None
+    name = entry.get("name")
+    params = entry.get("params", entry.get("args"))
+    params = params if isinstance(params, dict) else {}
+    task_type, dataset_type = params.get("task_type"), params.get("dataset_type")
+    image_params = [f"{key} {value}" for key, value in (("task_type", task_type), ("dataset_type", dataset_type))
+                    if value in IMAGE_TASK_TYPES or value == "manifest"]
+    if name not in IMAGE_OPERATORS and not image_params:
+        return None
+    what = f"operator '{name}'" if isinstance(name, str) else "an operator"
+    if image_params:
+        what += f" ({', '.join(image_params)})"
+    counterpart = IMAGE_OPERATORS.get(name) if isinstance(name, str) else None
+    instead = f"its text counterpart is {counterpart}" if counterpart else "it has no text counterpart"
+    return f"{what} works on images: etlcore processes text only; {instead}"
 
 
 def validate(operations: Any, from_text: bool = False) -> PipelineConfig:
@@ -185,6 +251,8 @@ def _check_step(stage: str, name: str, args: dict, position: int,
 
 
 def _unknown_operator(name: Any, stage: str | None, position: int) -> str:
+    if isinstance(name, str) and name in IMAGE_OPERATORS:
+        return image_problem({"name": name}) or ""
     if not isinstance(name, str):
         return f"operator entry {position} has no string 'name': {name!r}"
     if name in CONTRACT:

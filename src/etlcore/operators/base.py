@@ -89,6 +89,10 @@ def _fmt(number: float) -> str:
 def _parse_text(text: str, kind: type) -> Any:
     if kind is bool:
         return {"true": True, "false": False}.get(text.strip().lower(), text)
+    try:  # "-3" stays the integer -3, so that a message echoes it as given (not -3.0)
+        return int(text)
+    except ValueError:
+        pass
     try:
         return float(text)
     except ValueError:

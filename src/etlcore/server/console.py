@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import re
 import time
 from datetime import datetime
 from html import escape
@@ -437,7 +438,8 @@ async def _create(request: Request) -> Response:
         task_id = await run_in_threadpool(create_task, request.app.state, body,
                                           given if isinstance(given, dict) else None)
     except EtlError as exc:
-        problems = [p.replace("template.operator_params: ", "config: ", 1) for p in getattr(exc, "problems", [])]
+        problems = [re.sub(r"^(template\.operator_params|operationsV2): ", "config: ", p)
+                    for p in getattr(exc, "problems", [])]
         return _new_form(request, values, problems or [exc.message], status=400)
     return RedirectResponse(f"/tasks/{task_id}", status_code=303)
 

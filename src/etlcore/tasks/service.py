@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlparse
 
 import orjson
 
-from etlcore.config import find_operations, load_config, validate
+from etlcore.config import OPERATOR_PARAMS, check_document, image_problem, load_config
 from etlcore.errors import ConfigError, EtlError, json_kind
 from etlcore.io.writer import write_atomic
 from etlcore.pipeline import Counts, OperatorCount
@@ -146,10 +146,14 @@ def _work_path(work_path: Any, root: Path, problems: list[str]) -> Path:
 def _config(body: dict[str, Any], template_id: Any, default: dict[str, Any], root: Path,
             problems: list[str]) -> dict:
     """The operationsV2 the task runs: the template's operator_params, or the default pipeline."""
-    if template_id == "sys_data_validation":
-        return {}
     template = body.get("template") or {}
     params = template.get("operator_params") if isinstance(template, dict) else None
+    if template_id == "sys_data_augmentation":  # refused as a whole (template.id); its operators need no word
+        return {}
+    if template_id == "sys_data_validation":  # reads and checks the rows; an image operator is refused
+        problems.extend(f"{OPERATOR_PARAMS}: {problem}" for problem in
+                        map(image_problem, params if isinstance(params, list) else []) if problem)
+        return {}
     if template_id == "sys_data_analyse" and not (isinstance(params, list) and any(
             isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"] in operators() for p in params)):
         params = None  # the seed's analyse body sends {"id": "sys_data_analyse", "params": {"op_list": []}}
@@ -157,20 +161,20 @@ def _config(body: dict[str, Any], template_id: Any, default: dict[str, Any], roo
         config = default
     else:
         try:
-            operations, from_text = find_operations(body)
-            pipeline = validate(_rooted_files(operations, root, problems), from_text=from_text)
+            pipeline = check_document(body, prepare=lambda operations: _rooted_files(operations, root, problems))
             # As operationsV2 with the values converted (ModelArts sends numbers as strings).
             config = {stage: [{"name": step.operator.name, "args": step.args} for step in pipeline.steps[stage]]
                       + ([{"name": f"save_pipeline_{stage}"}] if stage in pipeline.checkpoints else [])
                       for stage in STAGES}
-        except ConfigError as exc:
-            problems.extend(f"template.operator_params: {p}" for p in exc.problems)
+        except ConfigError as exc:  # a body carrying an operationsV2 (Qianfan's create, the console) runs that
+            where = "operationsV2: " if "operationsV2" in body else ""
+            problems.extend(where + problem for problem in exc.problems)
             return {}
     if template_id == "sys_data_selection" and not params:
         return {stage: default.get(stage, []) for stage in SELECTION_STAGES}
     if template_id == "sys_data_selection":
         known = operators()
-        problems.extend(f"template.operator_params: {entry['name']} is a {stage} operator; sys_data_selection "
+        problems.extend(f"{OPERATOR_PARAMS}: {entry['name']} is a {stage} operator; sys_data_selection "
                         "takes filter and deduplication operators only"
                         for stage, entries in config.items() if stage not in SELECTION_STAGES
                         for entry in entries if entry["name"] in known)
