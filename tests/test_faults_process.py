@@ -418,7 +418,7 @@ def test_an_output_that_is_also_an_input_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert orjson.loads(done.stderr) == {
         "code": "ParamFieldValueInvalid",
-        "message": "the output ./in.jsonl is also an input: etlcore never writes over its input; choose another "
+        "message": "the output in.jsonl is also an input: etlcore never writes over its input; choose another "
                    "--output"}
     assert source.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["in.jsonl"]
 

@@ -31,7 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etlcore.config import load_config
-from etlcore.io.reader import Batch, ReadOptions, expand_inputs, parse_chunk, read_chunks
+from etlcore.io.paths import check_report_target
+from etlcore.io.reader import Batch, InputFile, ReadOptions, expand_inputs, parse_chunk, read_chunks
 from etlcore.io.writer import ParquetSink, write_atomic
 from etlcore.operators._langid import identify
 from etlcore.operators.base import Filter
@@ -47,6 +48,8 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
             id_column: str = "id", batch_size: int = 10_000, distance: float = 5.0) -> dict[str, Any]:
     """Analyse the inputs (see the module docstring): the statistics of the config's filters, with their
     args, and its cutoffs marked; near-duplicates within its deduplication distance (else `distance`)."""
+    files = expand_inputs(list(inputs), skip=[report])  # a report folder inside an input folder is not read back
+    check_report_target(files, report)
     filters = _filters(config)
     pipeline = Pipeline(config, text_column, id_column)
     registry = operators()
@@ -61,7 +64,7 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
     lengths, languages = [], []
     pii_documents = dict.fromkeys(pii, 0)
     rows = invalid = emptied = 0
-    for batch, table, rejected in _cleaned(pipeline, inputs, options):
+    for batch, table, rejected in _cleaned(pipeline, files, options):
         invalid += len(batch.invalid)
         rows += batch.table.num_rows
         emptied += rejected
@@ -84,7 +87,7 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
     sink.commit()
     frequent = FrequentLines(line_counts, dedup.line_threshold(rows - emptied)) if line_counts else None
     fingerprints = [dedup.fingerprint(table[text_column].combine_chunks().cast(pa.string()), frequent)
-                    for _, table, _ in _cleaned(pipeline, inputs, options) if table.num_rows]
+                    for _, table, _ in _cleaned(pipeline, files, options) if table.num_rows]
     statistics = {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in values.items()}
     summary = {
         "documents": rows, "invalid_rows": invalid, "emptied_by_clean": emptied,
@@ -153,12 +156,12 @@ def _shares(labels: np.ndarray) -> dict[str, float]:
     return {str(names[i]): round(float(counts[i]) / len(labels), 4) for i in order[:20]}
 
 
-def _cleaned(pipeline: Pipeline, inputs: list[str | Path],
+def _cleaned(pipeline: Pipeline, files: list[InputFile],
              options: ReadOptions) -> Iterator[tuple[Batch, pa.Table, int]]:
     """Each batch of the inputs, its rows after the config's clean stage (the filters judge cleaned
     text, as in a run), and how many rows cleaning emptied."""
     counts = pipeline.new_counts()
-    for chunk in read_chunks(expand_inputs(list(inputs)), options):
+    for chunk in read_chunks(files, options):
         batch = parse_chunk(chunk, options)
         rejects: list[pa.Table] = []
         table = pipeline.run_stages(batch.table, ("clean",), counts, rejects) if batch.table.num_rows else batch.table

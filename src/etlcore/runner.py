@@ -30,7 +30,8 @@ from etlcore.checkpoints import Checkpoint, checkpoint_key
 from etlcore.config import PipelineConfig, load_config
 from etlcore.errors import EtlError
 from etlcore.io.lock import RunLock
-from etlcore.io.reader import InputFile, ReadOptions, expand_inputs
+from etlcore.io.paths import check_run_targets
+from etlcore.io.reader import WORK_DIR_SUFFIX, InputFile, ReadOptions, expand_inputs
 from etlcore.io.writer import JsonlSink, NullSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
 from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
 from etlcore.progress import Progress
@@ -120,10 +121,14 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     started = datetime.now()
     pipeline_config = config if isinstance(config, PipelineConfig) else load_config(config)
     input_list = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-    files = expand_inputs(input_list)
-    if output is not None and any(file.path.resolve() == Path(output).resolve() for file in files):
-        raise EtlError(f"the output {output} is also an input: etlcore never writes over its input; "
-                       "choose another --output")
+    if output is None and work_dir is None:  # only check the input: count and report, write no output
+        raise EtlError("a run without an output needs a work dir for its result and invalid rows")
+    output = Path(output) if output is not None else None
+    work = Path(work_dir) if work_dir else output.with_name(output.name + WORK_DIR_SUFFIX)  # type: ignore[union-attr]
+    # Before anything is read: folder walks leave out this run's own files, and nothing it writes may
+    # land on an input or where it cannot be created.
+    files = expand_inputs(input_list, skip=[*([output] if output else []), work])
+    check_run_targets(files, output, work)
     if engine not in ("local", "ray"):
         raise EtlError(f"unknown engine '{engine}'; use 'local' or 'ray'")
     if engine == "ray":
@@ -134,15 +139,9 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     interruptible = _Interruptible()
     interruptible.install()  # before any file is written: from here on a signal stops the run in order
     try:
-        if output is None:  # only check the input: count and report, write no output
-            if work_dir is None:
-                raise EtlError("a run without an output needs a work dir for its result and invalid rows")
-            sink: JsonlSink | ParquetSink | NullSink = NullSink()
-            work = Path(work_dir)
-        else:
-            output = Path(output)
+        sink: JsonlSink | ParquetSink | NullSink = NullSink()
+        if output is not None:
             sink = open_sink(output, pa.schema([(id_column, pa.string()), (text_column, pa.string())]))
-            work = Path(work_dir) if work_dir else output.with_name(output.name + ".etlcore")
         work.mkdir(parents=True, exist_ok=True)
         locks = [RunLock.for_work_dir(work), *([RunLock.for_output(output)] if output is not None else [])]
         try:

@@ -1,0 +1,134 @@
+"""Safe by default, as a new user found it could not be: what a run must never write over or read back,
+and paths that cannot be used refused in words before anything is read (exit 2, one JSON line)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+from conftest import read_jsonl, write_jsonl
+
+from etlcore.cli import main
+
+# Keeps documents of 3 words or more: of the 9 below, the first two are rejected.
+WORDS = {"filter": [{"name": "filter_check_number_words",
+                     "args": {"number_words_min_cutoff": 3, "number_words_max_cutoff": 10000}}]}
+DOCS = [{"id": str(n), "text": " ".join(["word"] * (n + 1))} for n in range(9)]
+
+
+@pytest.fixture
+def here(tmp_path: Path) -> Path:
+    """A folder holding docs.jsonl (9 rows) and ops.json, made the current folder."""
+    write_jsonl(tmp_path / "docs.jsonl", DOCS)
+    (tmp_path / "ops.json").write_bytes(orjson.dumps(WORDS))
+    previous = Path.cwd()
+    os.chdir(tmp_path)
+    yield tmp_path
+    os.chdir(previous)
+
+
+def etlcore(capfd: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def refused(code: int, out: str, err: str) -> str:
+    """The message of a refusal: exit 2, nothing on stdout, one JSON line on stderr in the seed's shape."""
+    assert (code, out) == (2, "")
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    error = orjson.loads(err)
+    assert error["code"] == "ParamFieldValueInvalid"
+    return error["message"]
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+# Item 1: an output that is an input by any name, or a work dir over an input, is refused before anything
+# is read; the input is untouched.
+@pytest.mark.parametrize(("output", "shown"), [
+    ("docs.jsonl", ""),
+    ("sub/../docs.jsonl", ""),
+    ("link.jsonl", " (docs.jsonl, by another name)"),
+    ("hard.jsonl", " (docs.jsonl, by another name)"),
+])
+def test_an_output_that_is_an_input_by_another_name_is_refused(here: Path, capfd: pytest.CaptureFixture[str],
+                                                               output: str, shown: str) -> None:
+    (here / "sub").mkdir()
+    (here / "link.jsonl").symlink_to("docs.jsonl")
+    os.link(here / "docs.jsonl", here / "hard.jsonl")
+    before, files = (here / "docs.jsonl").read_bytes(), tree(here)
+    message = refused(*etlcore(capfd, "run", "--config", "ops.json", "--output", output, "docs.jsonl"))
+    assert message == (f"the output {output} is also an input{shown}: etlcore never writes over its input; "
+                       "choose another --output")
+    assert (here / "docs.jsonl").read_bytes() == before and tree(here) == files
+
+
+@pytest.mark.parametrize("work_dir", [".", "corpus", "corpus/.."])
+def test_a_work_dir_holding_an_input_is_refused(here: Path, capfd: pytest.CaptureFixture[str], work_dir: str) -> None:
+    write_jsonl(here / "corpus" / "part.jsonl", DOCS)
+    files = tree(here)
+    message = refused(*etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "--work-dir",
+                               work_dir, "corpus"))
+    assert message == (f"the work dir {work_dir} holds the input corpus/part.jsonl: a run writes and removes files "
+                       "there; give it a work dir of its own (--work-dir)")
+    assert tree(here) == files
+
+
+def test_the_rejects_of_a_run_fed_to_the_same_output_are_refused(here: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    assert etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "docs.jsonl")[0] == 0
+    rejects = (here / "out.jsonl.etlcore" / "rejects.jsonl").read_bytes()
+    message = refused(*etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl",
+                               "out.jsonl.etlcore/rejects.jsonl"))
+    assert message.startswith("the work dir out.jsonl.etlcore holds the input out.jsonl.etlcore/rejects.jsonl")
+    assert (here / "out.jsonl.etlcore" / "rejects.jsonl").read_bytes() == rejects
+
+
+# Item 2: a folder input never reads the run's own output, work dir, or any earlier run's work dir.
+@pytest.mark.parametrize("work_dir", [[], ["--work-dir", "corpus/work"], ["--work-dir", "elsewhere"]])
+def test_running_twice_with_the_output_inside_the_input_folder_reads_only_the_corpus(
+        here: Path, capfd: pytest.CaptureFixture[str], work_dir: list[str]) -> None:
+    write_jsonl(here / "corpus" / "part.jsonl", DOCS)
+    for _ in range(2):
+        code, _, err = etlcore(capfd, "run", "--config", "ops.json", "--output", "corpus/clean.jsonl", *work_dir,
+                                 "corpus")
+        assert code == 0, err
+        assert err.splitlines()[0] == "input = output + rejected + invalid: 9 = 7 + 2 + 0 (ok)"
+    assert [row["id"] for row in read_jsonl(here / "corpus" / "clean.jsonl")] == [str(n) for n in range(2, 9)]
+
+
+def test_an_analysis_report_inside_the_input_folder_is_not_read_back(here: Path,
+                                                                    capfd: pytest.CaptureFixture[str]) -> None:
+    write_jsonl(here / "corpus" / "part.jsonl", DOCS)
+    for _ in range(2):
+        code, _, err = etlcore(capfd, "analyse", "--config", "ops.json", "--report", "corpus/report", "corpus")
+        assert (code, err) == (0, "etlcore: 9 documents analysed; report: corpus/report/report.html\n")
+
+
+# Item 4: a path under an existing file is a path error, said before the run starts.
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "--output", "docs.jsonl/x.jsonl", "in.jsonl"],
+     "the output docs.jsonl/x.jsonl cannot be created: docs.jsonl is a file, not a folder"),
+    (["run", "--output", "out.jsonl", "--work-dir", "docs.jsonl/work", "in.jsonl"],
+     "the work dir docs.jsonl/work cannot be created: docs.jsonl is a file, not a folder"),
+    (["run", "--output", "out.jsonl", "--work-dir", "docs.jsonl", "in.jsonl"],
+     "the work dir docs.jsonl is a file, not a folder; choose a folder for the work dir"),
+    (["run", "--output", "sub", "in.jsonl"], "the output sub is a folder; give a file name for the output"),
+    (["analyse", "--report", "docs.jsonl", "in.jsonl"],
+     "the report folder docs.jsonl is a file, not a folder; choose a folder for the report folder"),
+    (["analyse", "--report", "docs.jsonl/report", "in.jsonl"],
+     "the report folder docs.jsonl/report cannot be created: docs.jsonl is a file, not a folder"),
+    (["analyse", "--report", ".", "in.jsonl"],
+     "the report folder . holds the input in.jsonl; choose a folder of its own for the report"),
+])
+def test_a_path_that_cannot_be_created_is_refused_before_the_run(here: Path, capfd: pytest.CaptureFixture[str],
+                                                                 args: list[str], message: str) -> None:
+    write_jsonl(here / "in.jsonl", DOCS)
+    (here / "sub").mkdir()
+    files = tree(here)
+    assert refused(*etlcore(capfd, *args[:1], "--config", "ops.json", *args[1:])) == message
+    assert tree(here) == files
