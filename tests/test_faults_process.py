@@ -268,8 +268,10 @@ def test_files_named_by_a_task_config_must_lie_inside_the_allowed_root(root: Pat
     ({"result": 5}, "config holds no operationsV2"),
     ({"result": "x"}, "config holds no operationsV2"),
     ({"result": [1]}, "config holds no operationsV2"),
-    ({"template": {"operator_params": [{"name": ["cut"]}]}}, "operator entry 1 has no string 'name': ['cut']"),
-    ({"template": {"operator_params": [{"name": {"x": 1}}]}}, "operator entry 1 has no string 'name': {'x': 1}"),
+    ({"template": {"operator_params": [{"name": ["cut"]}]}},
+     "template.operator_params: operator entry 1 has no string 'name': ['cut']"),
+    ({"template": {"operator_params": [{"name": {"x": 1}}]}},
+     "template.operator_params: operator entry 1 has no string 'name': {'x': 1}"),
 ])
 def test_config_of_the_wrong_shape_is_exit_2_with_one_json_line(tmp_path: Path, document: dict,
                                                                message: str) -> None:

@@ -157,8 +157,8 @@ def image_problem(entry: Any) -> str | None:
     params = params if isinstance(params, dict) else {}
     task_type, dataset_type = params.get("task_type"), params.get("dataset_type")
     image_params = [f"{key} {value}" for key, value in (("task_type", task_type), ("dataset_type", dataset_type))
-                    if value in IMAGE_TASK_TYPES or value == "manifest"]
-    if name not in IMAGE_OPERATORS and not image_params:
+                    if isinstance(value, str) and (value in IMAGE_TASK_TYPES or value == "manifest")]
+    if not (isinstance(name, str) and name in IMAGE_OPERATORS) and not image_params:
         return None
     what = f"operator '{name}'" if isinstance(name, str) else "an operator"
     if image_params:
