@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pytest
 
-from etlcore.operators._words import is_chinese, words
+from etlcore.operators._words import SPECIAL_CHARACTERS, is_chinese, segment, words
 from etlcore.operators.filter_check_character_repetition_removal import FilterCheckCharacterRepetitionRemoval
 from etlcore.operators.filter_check_number_words import FilterCheckNumberWords
 from etlcore.operators.filter_check_special_characters import FilterCheckSpecialCharacters
@@ -124,6 +124,23 @@ def test_joined_latin_runs_are_split_as_jieba_splits_them() -> None:
     assert words(pa.array([text])).to_pylist() == [
         ["我们", "用", "e", "mail", "发了", "GB", "的", "CD", "ROM", "镜像文件", "请", "大家", "到", "www", "example",
          "com", "下载"]]
+
+
+def test_words_of_a_batch_are_each_documents_own_segmentation_line_by_line() -> None:
+    # Each distinct line is segmented once per batch and the tokens joined by NUL for Arrow to split:
+    # repeated lines, blank lines, CRLF, a joined Latin run and a document holding NUL (segmented whole)
+    # give the same words as each document segmented alone.
+    line = "我们用e-mail发了48.8GB的CD-ROM镜像文件"
+    texts = [f"{line}\n今天天气很好\n\n{line}", f"今天天气很好\r\n{line}\r\n", "我爱北京天安门。\x00你好，世界！",
+             "Hello, world ... 42!", f"{line}\n{line}"]
+    special = "".join(SPECIAL_CHARACTERS)
+    alone = [[t.strip(special) for t in segment(text) if t.strip(special)] if is_chinese(pa.array([text]))[0]
+             else words(pa.array([text])).to_pylist()[0] for text in texts]
+    assert alone[0] == ["我们", "用", "e", "mail", "发了", "GB", "的", "CD", "ROM", "镜像文件", "今天天气", "很", "好",
+                        "我们", "用", "e", "mail", "发了", "GB", "的", "CD", "ROM", "镜像文件"]
+    assert alone[2] == ["我", "爱", "北京", "天安门", "\x00", "你好", "世界"]  # NUL is no special character
+    assert words(pa.array(texts)).to_pylist() == alone
+    assert words(pa.array([texts[0], texts[1], texts[4]])).to_pylist() == [alone[0], alone[1], alone[4]]
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -38,10 +38,13 @@ def identify(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     codes = np.full((len(texts), TOP_K), "", dtype=object)
     probabilities = np.zeros((len(texts), TOP_K), dtype=np.float64)
     one_line = pc.replace_substring(pc.replace_substring(texts, "\n", " "), "\r", " ")
+    first_row: dict[str, int] = {}  # each distinct text is identified once per batch
     for row, text in enumerate(one_line.to_pylist()):
+        seen = first_row.setdefault(text, row)
+        if seen != row:
+            codes[row], probabilities[row] = codes[seen], probabilities[seen]
+            continue
         for place, (probability, label) in enumerate(predict(text + "\n", TOP_K, 0.0, "replace")):
             codes[row, place] = label[9:]  # "__label__zh" -> "zh"
             probabilities[row, place] = min(probability, 1.0)
     return codes, probabilities
-
-

@@ -177,11 +177,42 @@ def segment(text: str) -> list[str]:
         return tokens
     split: list[str] = []
     for token in tokens:
-        if len(token) > 1 and _JOINED_RUN.search(token) and not _HAN.search(token):
+        # Such a run is ASCII: `isascii` (C speed) spares the regex searches on every Chinese word.
+        if len(token) > 1 and token.isascii() and _JOINED_RUN.search(token):
             split += [piece for piece in _JIEBA_SKIP.split(token) if piece]
         else:
             split.append(token)
     return split
+
+
+# Separates the tokens of a document in one joined string, which Arrow splits into a list array in
+# one call (instead of an Arrow string built from millions of Python strings). A document holding it
+# is segmented the slow way.
+_TOKEN_SEPARATOR = "\x00"
+
+
+def segmented_joined(texts: list[str]) -> list[str] | None:
+    """Per text, its jieba tokens (`segment`) joined by `_TOKEN_SEPARATOR`, possibly with empty tokens
+    and whitespace tokens between lines (both are no words); None when a text holds the separator.
+
+    jieba (and rjieba) cut a text into blocks at every character outside its Han-and-alphanumeric
+    class, whitespace included, and segment each block alone: a text's tokens are its lines' tokens
+    with the newlines between them. So each distinct line is segmented once per batch: repeated lines
+    (boilerplate, quotes, copies) cost a dictionary look-up."""
+    if any(_TOKEN_SEPARATOR in text for text in texts):
+        return None
+    line_tokens: dict[str, str] = {}
+    joined = []
+    newline = _TOKEN_SEPARATOR + "\n" + _TOKEN_SEPARATOR
+    for text in texts:
+        parts = []
+        for line in text.split("\n"):
+            tokens = line_tokens.get(line)
+            if tokens is None:
+                tokens = line_tokens[line] = _TOKEN_SEPARATOR.join(segment(line))
+            parts.append(tokens)
+        joined.append(newline.join(parts))
+    return joined
 
 
 @per_batch
@@ -191,11 +222,17 @@ def words(texts: pa.Array) -> pa.LargeListArray:
     tokens = pc.utf8_split_whitespace(texts).cast(pa.large_list(pa.large_string()))
     if chinese.any():
         rows = np.flatnonzero(chinese)
-        segmented = [segment(text) for text in texts.take(pa.array(rows)).to_pylist()]
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum([len(words) for words in segmented], out=offsets[1:])
-        values = pa.array(chain.from_iterable(segmented), pa.large_string(), size=int(offsets[-1]))
-        chinese_tokens = pa.LargeListArray.from_arrays(pa.array(offsets), values)
+        chinese_texts = texts.take(pa.array(rows)).to_pylist()
+        joined = segmented_joined(chinese_texts)
+        if joined is not None:
+            chinese_tokens = pc.split_pattern(pa.array(joined, pa.large_string()), _TOKEN_SEPARATOR).cast(
+                pa.large_list(pa.large_string()))
+        else:
+            segmented = [segment(text) for text in chinese_texts]
+            offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+            np.cumsum([len(words) for words in segmented], out=offsets[1:])
+            values = pa.array(chain.from_iterable(segmented), pa.large_string(), size=int(offsets[-1]))
+            chinese_tokens = pa.LargeListArray.from_arrays(pa.array(offsets), values)
         # Put each Chinese document's tokens in its place: all documents in order, picking per row.
         order = np.empty(len(texts), dtype=np.int64)
         order[~chinese] = np.arange(int((~chinese).sum()))
@@ -207,8 +244,8 @@ def words(texts: pa.Array) -> pa.LargeListArray:
 def _strip_special(tokens: pa.LargeListArray) -> pa.LargeListArray:
     flat = pc.utf8_trim(tokens.flatten(), characters=_SPECIAL_STRING)
     keep = pc.greater(pc.utf8_length(flat), 0)
-    parents = pc.list_parent_indices(tokens).to_numpy()
-    counts = np.bincount(parents[np.asarray(keep)], minlength=len(tokens))
-    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return pa.LargeListArray.from_arrays(pa.array(offsets), flat.filter(keep))
+    # A document's new offset is the number of tokens kept before its first one.
+    kept_before = np.zeros(len(flat) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(keep), out=kept_before[1:])
+    offsets = tokens.offsets.to_numpy()
+    return pa.LargeListArray.from_arrays(pa.array(kept_before[offsets - offsets[0]]), flat.filter(keep))
