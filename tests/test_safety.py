@@ -132,3 +132,45 @@ def test_a_path_that_cannot_be_created_is_refused_before_the_run(here: Path, cap
     files = tree(here)
     assert refused(*etlcore(capfd, *args[:1], "--config", "ops.json", *args[1:])) == message
     assert tree(here) == files
+
+
+# Item 3: rows that already carry a verdict (a rejects file fed back in after fixing a cutoff) run end to end;
+# a row rejected again keeps the earlier verdict under etl_previous, the new one under the usual names.
+def test_a_rejects_file_fed_back_in_runs_and_keeps_each_earlier_verdict(here: Path,
+                                                                       capfd: pytest.CaptureFixture[str]) -> None:
+    assert etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "docs.jsonl")[0] == 0
+    words_1 = {"etl_stage": "filter", "etl_operator": "filter_check_number_words", "etl_reason": "words=1"}
+    assert read_jsonl(here / "out.jsonl.etlcore" / "rejects.jsonl") == [
+        {"id": "0", "text": "word", **words_1},
+        {"id": "1", "text": "word word", **words_1, "etl_reason": "words=2"}]
+    lower = {"filter": [{"name": "filter_check_number_words",
+                         "args": {"number_words_min_cutoff": 2, "number_words_max_cutoff": 10000}}]}
+    (here / "lower.json").write_bytes(orjson.dumps(lower))
+    code, _, err = etlcore(capfd, "run", "--config", "lower.json", "--output", "again.jsonl",
+                           "out.jsonl.etlcore/rejects.jsonl")
+    assert (code, err.splitlines()[0]) == (0, "input = output + rejected + invalid: 2 = 1 + 1 + 0 (ok)")
+    # The rescued row is written with every column it came with, its earlier verdict included.
+    assert read_jsonl(here / "again.jsonl") == [{"id": "1", "text": "word word", **words_1, "etl_reason": "words=2"}]
+    assert read_jsonl(here / "again.jsonl.etlcore" / "rejects.jsonl") == [
+        {"id": "0", "text": "word", "etl_previous": words_1, **words_1}]
+    # A third round nests the verdicts, the newest outermost.
+    assert etlcore(capfd, "run", "--config", "lower.json", "--output", "third.jsonl",
+                   "again.jsonl.etlcore/rejects.jsonl")[0] == 0
+    assert read_jsonl(here / "third.jsonl.etlcore" / "rejects.jsonl") == [
+        {"id": "0", "text": "word", "etl_previous": {**words_1, "etl_previous": words_1}, **words_1}]
+
+
+def test_run_table_keeps_an_earlier_verdict_and_leaves_rows_without_one_alone() -> None:
+    import pyarrow as pa
+
+    from etlcore import Pipeline
+
+    table = pa.table({"id": ["a", "b"], "text": ["one", "two"], "etl_stage": ["filter", None],
+                      "etl_reason": ["words=1", None]})
+    kept, rejected, _ = Pipeline(WORDS).run_table(table)
+    assert kept.num_rows == 0
+    assert rejected.to_pylist() == [
+        {"id": "a", "text": "one", "etl_previous": {"etl_stage": "filter", "etl_reason": "words=1"},
+         "etl_stage": "filter", "etl_operator": "filter_check_number_words", "etl_reason": "words=1"},
+        {"id": "b", "text": "two", "etl_previous": None,
+         "etl_stage": "filter", "etl_operator": "filter_check_number_words", "etl_reason": "words=1"}]

@@ -306,10 +306,30 @@ def _short(value: float) -> str:
     return f"{round(float(value), 4):g}"
 
 
+VERDICT = ("etl_stage", "etl_operator", "etl_reason")  # where and why a row was rejected
+PREVIOUS = "etl_previous"  # an earlier verdict a row already carried
+
+
 def rejected_rows(table: pa.Table, stage: str, operator: str | list[str], reasons: pa.Array) -> pa.Table:
     """Rejected rows: their columns plus where and why they were dropped."""
+    table = _keep_previous_verdict(table)
     n = table.num_rows
     operators = [operator] * n if isinstance(operator, str) else operator
     return (table.append_column("etl_stage", pa.array([stage] * n, pa.string()))
             .append_column("etl_operator", pa.array(operators, pa.string()))
             .append_column("etl_reason", reasons.cast(pa.string())))
+
+
+def _keep_previous_verdict(table: pa.Table) -> pa.Table:
+    """Rows that already carry a verdict (a rejects file fed back in after fixing a cutoff) keep it:
+    their `etl_stage`, `etl_operator`, `etl_reason` and `etl_previous` move, under those names, into one
+    field `etl_previous`, so the new verdict takes the top-level names and no earlier one is lost."""
+    names = [name for name in (*VERDICT, PREVIOUS) if name in table.column_names]
+    if not names:
+        return table
+    columns = [table[name].combine_chunks() for name in names]
+    absent = columns[0].is_null()  # a row without any of them has no earlier verdict: null, not {}
+    for column in columns[1:]:
+        absent = pc.and_(absent, column.is_null())
+    previous = pa.StructArray.from_arrays(columns, names=names, mask=absent)
+    return table.drop_columns(names).append_column(PREVIOUS, previous)
