@@ -8,18 +8,17 @@ change; a second pass fingerprints the cleaned documents as the deduplication op
 frequent lines left out), for the near-duplicate clusters.
 Written to the report folder:
 - `statistics.parquet`: one row per document (id, length, language, one column per statistic);
-- `summary.json`: counts, quantiles, the share each candidate cutoff would drop, language shares,
-  near-duplicate cluster sizes, documents with personal data by kind;
-- `report.html`: self-contained (plots inlined as PNG), a histogram, quantiles and a cutoff curve per
-  statistic with the config's cutoffs marked, and the rest of the summary.
-A candidate cutoff's drop share is computed by the filter's own `keep` with that cutoff.
+- `summary.json`: counts, the funnel of documents through the config's stages, quantiles, the share
+  each candidate cutoff would drop, language shares, near-duplicate cluster sizes, documents with
+  personal data per desensitization operator of the config;
+- `report.html` (`etlcore.analysis_report`): a one-screen summary, then a section per statistic.
+A candidate cutoff's drop share is computed by the filter's own `keep` with that cutoff. The funnel
+applies the filters in config order, each to what the ones before it kept, as a run does; its
+deduplication step clusters the documents every filter kept by their fingerprints alone.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,18 +29,19 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etlcore.analysis_report import render
 from etlcore.config import load_config
 from etlcore.io.paths import check_report_target
 from etlcore.io.reader import Batch, InputFile, ReadOptions, expand_inputs, parse_chunk, read_chunks
 from etlcore.io.writer import ParquetSink, write_atomic
 from etlcore.operators._langid import identify
-from etlcore.operators.base import Filter
+from etlcore.operators.base import Deduplicator, Filter
 from etlcore.pipeline import Pipeline
 from etlcore.registry import operators
 from etlcore.simhash import FrequentLines, LineCounts, keep_first_of_clusters, line_hashes
 
-PII_OPERATORS = ("replace_emails", "replace_ip", "replace_identifier", "remove_id_card", "remove_phone_number")
-QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+QUANTILES = (0.005, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.995)
+CANDIDATE_QUANTILES = np.linspace(0, 1, 101)  # a cutoff curve's points: every percentile of the data
 
 
 def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, text_column: str = "text",
@@ -56,7 +56,8 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
     dedup = (pipeline.deduplicators[0] if pipeline.deduplicators
              else registry["deduplication_simhash"](distance=distance))
     line_counts = LineCounts() if dedup.counts_lines else None
-    pii = {name: registry[name]() for name in PII_OPERATORS}
+    # The kinds of personal data this config removes: each desensitization operator it names.
+    pii = {operator.name: operator for operator in pipeline.operators["desensitization"]}
     options = ReadOptions(text_column, id_column, batch_size)
     report.mkdir(parents=True, exist_ok=True)
     sink = ParquetSink(report / "statistics.parquet", pa.schema([]))
@@ -89,19 +90,21 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
     fingerprints = [dedup.fingerprint(table[text_column].combine_chunks().cast(pa.string()), frequent)
                     for _, table, _ in _cleaned(pipeline, files, options) if table.num_rows]
     statistics = {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in values.items()}
+    all_fingerprints = np.concatenate(fingerprints) if fingerprints else np.zeros(0, np.uint64)
     summary = {
         "documents": rows, "invalid_rows": invalid, "emptied_by_clean": emptied,
+        "funnel": _funnel(rows, invalid, emptied, filters, statistics,
+                          pipeline.deduplicators[0] if pipeline.deduplicators else None, all_fingerprints),
         "statistics": {name: _describe(filter_, cutoffs, statistics[name])
                        for name, (filter_, cutoffs) in filters.items()},
         "length": _quantiles(np.concatenate(lengths) if lengths else np.zeros(0)),
         "languages": _shares(np.concatenate(languages) if languages else np.zeros(0, dtype=object)),
-        "near_duplicate_clusters": _clusters(np.concatenate(fingerprints) if fingerprints
-                                             else np.zeros(0, np.uint64), dedup.distance),
+        "near_duplicate_clusters": _clusters(all_fingerprints, dedup.distance),
         "documents_with_personal_data": pii_documents,
     }
     write_atomic(report / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     lengths_all = np.concatenate(lengths) if lengths else np.zeros(0)
-    write_atomic(report / "report.html", _html(summary, statistics, lengths_all).encode())
+    write_atomic(report / "report.html", render(summary, statistics, lengths_all).encode())
     return summary
 
 
@@ -116,16 +119,44 @@ def _filters(config: dict[str, Any]) -> dict[str, tuple[Filter, dict[str, float]
     return built
 
 
+def _funnel(rows: int, invalid: int, emptied: int, filters: dict[str, tuple[Filter, dict[str, float]]],
+            statistics: dict[str, np.ndarray], dedup: Deduplicator | None,
+            fingerprints: np.ndarray) -> list[dict[str, Any]]:
+    """Documents left after each step of a run of the config: reading, the clean stage, each filter
+    in config order (judging what the filters before it kept), deduplication (by fingerprints alone)."""
+    left = rows - emptied
+    steps = [{"step": "input rows", "documents": rows + invalid, "dropped": 0},
+             {"step": "readable", "documents": rows, "dropped": invalid},
+             {"step": "clean", "documents": left, "dropped": emptied}]
+    kept = np.ones(left, dtype=bool)
+    for name, (filter_, _) in filters.items():
+        before = int(kept.sum())
+        kept &= np.asarray(filter_.keep(statistics[name]), dtype=bool)
+        steps.append({"step": filter_.name, "statistic": name, "documents": int(kept.sum()),
+                      "dropped": before - int(kept.sum())})
+    if dedup is not None:
+        survivors = fingerprints[kept]
+        if survivors.ndim == 2:
+            survivors = survivors[:, 0]
+        first_of_cluster, _ = keep_first_of_clusters(survivors, math.floor(dedup.distance))
+        remaining = int((first_of_cluster < 0).sum())
+        steps.append({"step": dedup.name, "documents": remaining, "dropped": len(survivors) - remaining,
+                      "fingerprints_only": True, "confirmed_by_texts_in_a_run": bool(dedup.needs_texts)})
+    return steps
+
+
 def _quantiles(values: np.ndarray) -> dict[str, float | None]:
     finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    keys = ["min", *(f"p{q * 100:g}" for q in QUANTILES), "max"]
     if len(finite) == 0:
-        return {f"p{round(q * 100)}": None for q in QUANTILES}
-    return {f"p{round(q * 100)}": float(v) for q, v in zip(QUANTILES, np.quantile(finite, QUANTILES))}
+        return dict.fromkeys(keys)
+    found = [finite.min(), *np.quantile(finite, QUANTILES), finite.max()]
+    return {key: float(value) for key, value in zip(keys, found)}
 
 
 def _candidates(values: np.ndarray, configured: float) -> np.ndarray:
     finite = values[np.isfinite(values)]
-    grid = np.quantile(finite, np.linspace(0, 1, 41)) if len(finite) else np.zeros(0)
+    grid = np.quantile(finite, CANDIDATE_QUANTILES) if len(finite) else np.zeros(0)
     return np.unique(np.append(grid, configured))
 
 
@@ -181,96 +212,3 @@ def _clusters(fingerprints: np.ndarray, distance: float) -> dict[str, Any]:
     return {"distance": math.floor(distance), "clusters": len(sizes),
             "documents_in_clusters_of_2_or_more": int(sizes[sizes > 1].sum()),
             "sizes": {str(int(s)): int(c) for s, c in zip(size_values, size_counts)}}
-
-
-def _pyplot() -> Any:
-    """matplotlib's pyplot drawing off screen (imported only when a report is drawn)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(figure: Any) -> str:
-    plt = _pyplot()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
-
-
-def _statistic_plot(name: str, values: np.ndarray, described: dict[str, Any]) -> str:
-    figure, (histogram, curve) = _pyplot().subplots(1, 2, figsize=(10, 3.2))
-    finite = values[np.isfinite(values)]
-    top = float(np.quantile(finite, 0.99)) if len(finite) else 0.0
-    long_tail = len(finite) > 0 and finite.max() > 5 * top > 0
-    histogram.hist(finite[finite <= top] if long_tail else finite, bins=50, color="#4477aa")
-    histogram.set_title(f"{name}: documents per value" + (" (up to p99)" if long_tail else ""))
-    histogram.set_xlabel(name)
-    for arg, data in described["cutoffs"].items():
-        histogram.axvline(data["configured"], color="#cc3311", linestyle="--", label=f"{arg} = {data['configured']}")
-        points = np.array(data["candidates"]) if data["candidates"] else np.zeros((0, 2))
-        curve.plot(points[:, 0], points[:, 1] * 100, marker=".", label=arg)
-        curve.axvline(data["configured"], color="#cc3311", linestyle="--")
-    if described["cutoffs"]:
-        histogram.legend(fontsize=8)
-        curve.legend(fontsize=8)
-    curve.set_title("documents dropped at each candidate cutoff")
-    curve.set_xlabel("cutoff")
-    curve.set_ylabel("% dropped")
-    return _png(figure)
-
-
-def _bar_plot(title: str, labels: list[str], heights: list[float], xlabel: str) -> str:
-    figure, axes = _pyplot().subplots(figsize=(10, 3))
-    axes.bar(labels, heights, color="#228833")
-    axes.set_title(title)
-    axes.set_xlabel(xlabel)
-    return _png(figure)
-
-
-def _html(summary: dict[str, Any], statistics: dict[str, np.ndarray], lengths: np.ndarray) -> str:
-    def table(rows: dict[str, Any]) -> str:
-        cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
-                        for k, v in rows.items())
-        return f"<table>{cells}</table>"
-
-    parts = [f"<h1>etlcore analysis</h1><p>{summary['documents']:,} documents, {summary['invalid_rows']:,} "
-             f"unreadable rows; statistics of the text after the clean stage ({summary['emptied_by_clean']:,} "
-             "documents emptied by it).</p>"]
-    for name, described in summary["statistics"].items():
-        dropped = ", ".join(f"{arg} = {data['configured']:g} drops {data['dropped_at_configured']:.1%}"
-                            for arg, data in described["cutoffs"].items())
-        parts.append(f"<h2>{html.escape(name)} <small>({described['operator']})</small></h2><p>{dropped}; "
-                     f"{described['missing']} documents without a value.</p>"
-                     f"{table(described['quantiles'])}{_statistic_plot(name, statistics[name], described)}")
-    parts.append("<h2>Length (characters)</h2>" + table(summary["length"]))
-    if len(lengths):
-        figure, axes = _pyplot().subplots(figsize=(10, 3))
-        axes.hist(lengths, bins=60, color="#4477aa")
-        axes.set_xlabel("characters")
-        parts.append(_png(figure))
-    languages = summary["languages"]
-    parts.append("<h2>Languages (fastText, most likely)</h2>" + table({k: f"{v:.1%}" for k, v in languages.items()}))
-    parts.append(_bar_plot("share of documents", list(languages), [v * 100 for v in languages.values()], "language"))
-    clusters = summary["near_duplicate_clusters"]
-    parts.append(f"<h2>Near-duplicate clusters (within {clusters['distance']} bits)</h2>"
-                 + table({f"clusters of {k}": v for k, v in clusters["sizes"].items()}))
-    sizes = {k: v for k, v in clusters["sizes"].items() if k != "1"}
-    if sizes:
-        parts.append(_bar_plot("clusters by size (2 or more documents)", list(sizes), list(sizes.values()),
-                               "documents in the cluster"))
-    parts.append("<h2>Documents with personal data, by kind</h2>" + table(summary["documents_with_personal_data"]))
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:2px 8px;"
-             "text-align:left}img{max-width:100%}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>etlcore analysis</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "–" if value is None else str(value)
