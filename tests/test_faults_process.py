@@ -242,14 +242,17 @@ def test_files_named_by_a_task_config_must_lie_inside_the_allowed_root(root: Pat
     for path in ("/etc/passwd", "/etc/no-such-file", "../x.txt"):
         params = [{"name": "filter_check_flagged_words",
                    "params": {"flagged_words_max_cutoff": "0.01", "flagged_words_file": path}},
-                  {"name": "filter_check_perplexity", "params": {"perplexity_max_cutoff": "3000", "model": path}}]
+                  {"name": "filter_check_perplexity", "params": {"perplexity_max_cutoff": "3000", "model": path,
+                                                                 "sentencepiece_model": path}}]
         with pytest.raises(ConfigError) as error:
             service.create(store, task_body(template={"id": "sys_data_cleaning", "operator_params": params}), root,
                            default_config())
         assert error.value.problems == [
             f"operator 'filter_check_flagged_words' arg 'flagged_words_file': {path} is outside the allowed folder "
             f"{root}",
-            f"operator 'filter_check_perplexity' arg 'model': {path} is outside the allowed folder {root}"]
+            f"operator 'filter_check_perplexity' arg 'model': {path} is outside the allowed folder {root}",
+            f"operator 'filter_check_perplexity' arg 'sentencepiece_model': {path} is outside the allowed folder "
+            f"{root}"]
     (root / "words.txt").write_text("badword\n", encoding="utf-8")
     params = [{"name": "filter_check_flagged_words",
                "params": {"flagged_words_max_cutoff": "0.01", "flagged_words_file": "words.txt"}}]

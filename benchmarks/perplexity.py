@@ -1,0 +1,126 @@
+"""The perplexity filter's default models on held-out text, and its speed.
+
+    .venv/bin/python benchmarks/perplexity.py quality       # needs what resources/build_lm.py needs
+    .venv/bin/python benchmarks/perplexity.py speed [--docs 20000]
+
+quality: the lines `resources/build_lm.py` holds out of training (every 50th line of each source: People's
+Daily news and product reviews for Chinese; Python documentation, fortunes, WordNet glosses and the Debian
+handbook for English), at least 20 characters (zh) or 8 words (en), scored as documents, against two
+corruptions of the same documents: "shuffled" (the words of each line in random order: rjieba's words for
+Chinese, whitespace words for English) and "garbled" (Chinese: the characters of each line in random
+order; English: the letters of each word in random order). Prints, per language, the AUC (the chance
+that a corrupted document scores higher than a clean one), the share of each set that the cutoffs 1110
+(the seed's) and 2095 (ROOTS' zh default) drop, and the distributions as percentiles and shares above
+a ladder of cutoffs.
+
+speed: see `speed()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "resources"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from etlcore.operators.filter_check_perplexity import FilterCheckPerplexity  # noqa: E402
+
+CUTOFFS = (1110, 2095)
+LADDER = (200, 300, 500, 700, 1000, 1110, 1500, 2095, 3000, 5000, 10000)
+PERCENTILES = (10, 50, 90, 99, 99.9)
+
+
+def held_out_documents(language: str) -> dict[str, list[str]]:
+    import build_lm
+
+    _, held = build_lm.training_and_held_out(language)
+    if language == "zh":
+        return {source: [line for line in lines if len(line.strip()) >= 20] for source, lines in held.items()}
+    return {source: [line for line in lines if len(line.split()) >= 8] for source, lines in held.items()}
+
+
+def shuffled(text: str, language: str, seed: int) -> str:
+    if language == "zh":
+        import rjieba
+
+        words = rjieba.cut(text)
+        random.Random(seed).shuffle(words)
+        return "".join(words)
+    words = text.split()
+    random.Random(seed).shuffle(words)
+    return " ".join(words)
+
+
+def garbled(text: str, language: str, seed: int) -> str:
+    rng = random.Random(seed)
+    if language == "zh":
+        chars = list(text)
+        rng.shuffle(chars)
+        return "".join(chars)
+    out = []
+    for word in text.split():
+        letters = list(word)
+        rng.shuffle(letters)
+        out.append("".join(letters))
+    return " ".join(out)
+
+
+def auc(clean: np.ndarray, corrupted: np.ndarray) -> float:
+    """P(a corrupted document scores higher than a clean one), ties counted half (Mann-Whitney U)."""
+    values = np.concatenate([clean, corrupted])
+    order = values.argsort(kind="mergesort")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
+    for value in np.unique(values[np.diff(np.sort(values), prepend=np.nan) == 0]):  # average tied ranks
+        tied = values == value
+        ranks[tied] = ranks[tied].mean()
+    u = ranks[len(clean):].sum() - len(corrupted) * (len(corrupted) + 1) / 2
+    return u / (len(clean) * len(corrupted))
+
+
+def quality() -> None:
+    scorer = FilterCheckPerplexity(perplexity_max_cutoff=1110)
+    for language in ("zh", "en"):
+        sources = held_out_documents(language)
+        clean_texts = [t for lines in sources.values() for t in lines]
+        sets = {"clean": clean_texts,
+                "shuffled": [shuffled(t, language, i) for i, t in enumerate(clean_texts)],
+                "garbled": [garbled(t, language, i) for i, t in enumerate(clean_texts)]}
+        values = {name: scorer.compute(pa.array(texts, pa.string())) for name, texts in sets.items()}
+        per_source = ", ".join(f"{source} {len(lines):,}" for source, lines in sources.items())
+        print(f"\n{language}: {len(clean_texts):,} held-out documents ({per_source})")
+        print(f"AUC clean vs shuffled {auc(values['clean'], values['shuffled']):.4f}, "
+              f"vs garbled {auc(values['clean'], values['garbled']):.4f}")
+        print("| set | " + " | ".join(f"p{p:g}" for p in PERCENTILES) + " | "
+              + " | ".join(f"> {c:,}" for c in LADDER) + " |")
+        print("|---" * (1 + len(PERCENTILES) + len(LADDER)) + "|")
+        for name, v in values.items():
+            print(f"| {name} | " + " | ".join(f"{np.percentile(v, p):,.0f}" for p in PERCENTILES) + " | "
+                  + " | ".join(f"{(v > c).mean():.1%}" for c in LADDER) + " |")
+        offset = 0
+        for source, lines in sources.items():
+            part = slice(offset, offset + len(lines))
+            offset += len(lines)
+            print(f"  {source}: clean dropped at " + ", ".join(
+                f"{c}: {(values['clean'][part] > c).mean():.1%}" for c in CUTOFFS) + "; garbled dropped at "
+                + ", ".join(f"{c}: {(values['garbled'][part] > c).mean():.1%}" for c in CUTOFFS))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("part", choices=("quality", "speed"))
+    parser.add_argument("--docs", type=int, default=20_000)
+    args = parser.parse_args()
+    if args.part == "quality":
+        quality()
+
+
+if __name__ == "__main__":
+    main()
