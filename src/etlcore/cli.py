@@ -1,9 +1,12 @@
-"""The `etlcore` command: `run` a pipeline over files, list and explain `ops`."""
+"""The `etlcore` command: `run` a pipeline over files, `analyse` their filter statistics, ModelArts-style
+`task`s and their `dataset` versions, `serve` the task APIs and a web console, list and explain `ops`."""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 from importlib import resources
 from pathlib import Path
@@ -11,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from etlcore import __version__
+from etlcore.config import SAVE_PREFIX, image_problem
 from etlcore.errors import EtlError
 from etlcore.registry import CONTRACT, STAGES, by_stage, operators
 from etlcore.report import DONE, TERMINATED
@@ -47,9 +52,20 @@ def _port(text: str) -> int:
     return value
 
 
+TEXT_COLUMN_HELP = "the field of each row that holds the text to clean (default: text)"
+ID_COLUMN_HELP = ("the field of each row that holds its id, written to the output, rejects and invalid files "
+                  "(default: id; a row without one gets FILE:LINE)")
+WORKERS_HELP = ("processes for the per-document stages (default: every core for inputs of 32 MB or more, else 1; "
+                "1 = in this process, for debugging; with --engine ray, Ray actors, default every CPU of the cluster)")
+STORE_HELP = "the task store (default: .etlcore/tasks.sqlite in the current folder)"
+ALLOW_ROOT_HELP = ("every path a task names must lie inside this folder (default: for create, the current folder; "
+                   "for run, the one it was created under)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etlcore", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"etlcore {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
 
     run_cmd = commands.add_parser("run", help="run a pipeline over JSONL/Parquet/txt inputs")
     run_cmd.add_argument("inputs", nargs="+", metavar="INPUT", help="file, folder or glob")
@@ -58,14 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--output", required=True, help="OUT.jsonl[.gz|.zst] or OUT.parquet")
     run_cmd.add_argument("--work-dir", help="where result.json, rejects.jsonl, invalid.jsonl and logs go "
                                             "(default: OUTPUT.etlcore/)")
-    run_cmd.add_argument("--text-column", default="text")
-    run_cmd.add_argument("--id-column", default="id")
+    run_cmd.add_argument("--text-column", default="text", help=TEXT_COLUMN_HELP)
+    run_cmd.add_argument("--id-column", default="id", help=ID_COLUMN_HELP)
     run_cmd.add_argument("--batch-size", type=_positive, default=10_000, help="rows per Arrow batch")
     run_cmd.add_argument("--max-line-bytes", type=_positive, default=16 * 1024 * 1024,
                          help="longer input lines go to the invalid file")
-    run_cmd.add_argument("--workers", type=_positive, default=None,
-                         help="processes for the per-document stages (default: every core for inputs of 32 MB "
-                              "or more, else 1; 1 = in this process, for debugging)")
+    run_cmd.add_argument("--workers", type=_positive, default=None, help=WORKERS_HELP)
     _add_engine_arguments(run_cmd)
     run_cmd.add_argument("--quiet", action="store_true", help="no summary line on stderr")
 
@@ -75,38 +89,42 @@ def build_parser() -> argparse.ArgumentParser:
                              help="writes report.html, summary.json, statistics.parquet here")
     analyse_cmd.add_argument("--config", help="whose filters, args and cutoffs to use (default: the embedded "
                                               "default config)")
-    analyse_cmd.add_argument("--text-column", default="text")
-    analyse_cmd.add_argument("--id-column", default="id")
+    analyse_cmd.add_argument("--text-column", default="text", help=TEXT_COLUMN_HELP)
+    analyse_cmd.add_argument("--id-column", default="id", help=ID_COLUMN_HELP)
 
     task_cmd = commands.add_parser("task", help="ModelArts-style tasks: create, run, detail, list, stop")
-    task_cmd.add_argument("--store", default=".etlcore/tasks.sqlite",
-                          help="the task store (default: .etlcore/tasks.sqlite in the current folder)")
-    task_cmd.add_argument("--allow-root", help="every path a task names must lie inside this folder (default: "
-                                               "for create, the current folder; for run, the one it was created under)")
-    actions = task_cmd.add_subparsers(dest="action", required=True)
-    create_cmd = actions.add_parser("create", help="create a task from a create-processor-task body")
+    task_cmd.add_argument("--store", default=".etlcore/tasks.sqlite", help=STORE_HELP)
+    task_cmd.add_argument("--allow-root", help=ALLOW_ROOT_HELP)
+    # The same options after the action too (`etlcore task list --store S`); given there, they win.
+    store_options = argparse.ArgumentParser(add_help=False)
+    store_options.add_argument("--store", default=argparse.SUPPRESS, help=STORE_HELP)
+    store_options.add_argument("--allow-root", default=argparse.SUPPRESS, help=ALLOW_ROOT_HELP)
+    actions = task_cmd.add_subparsers(dest="action", required=True, title="actions", metavar="ACTION")
+    create_cmd = actions.add_parser("create", parents=[store_options],
+                                    help="create a task from a create-processor-task body")
     create_cmd.add_argument("body", metavar="BODY.json")
     create_cmd.add_argument("--run", action="store_true", help="run it at once")
-    for action in ("run", "detail", "stop"):
-        sub = actions.add_parser(action, help=f"{action} a task")
+    for action, what in (("run", "run a task (after a stop: resume it from its checkpoints)"),
+                         ("detail", "a task's detail response"), ("stop", "stop a running task, as Ctrl-C does")):
+        sub = actions.add_parser(action, parents=[store_options], help=what)
         sub.add_argument("task_id", metavar="ID")
     for sub in (create_cmd, actions.choices["run"]):
-        sub.add_argument("--workers", type=_positive, default=None)
+        sub.add_argument("--workers", type=_positive, default=None, help=WORKERS_HELP + "; with create, needs --run")
         _add_engine_arguments(sub)
-    list_cmd = actions.add_parser("list", help="all tasks")
-    list_cmd.add_argument("--json", action="store_true")
+    list_cmd = actions.add_parser("list", parents=[store_options], help="all tasks: status, creation time, rows")
+    list_cmd.add_argument("--json", action="store_true", help="machine-readable output")
 
     dataset_cmd = commands.add_parser("dataset", help="dataset versions registered by tasks")
-    dataset_actions = dataset_cmd.add_subparsers(dest="action", required=True)
+    dataset_actions = dataset_cmd.add_subparsers(dest="action", required=True, title="actions", metavar="ACTION")
     versions_cmd = dataset_actions.add_parser("versions", help="the versions of a work-path dataset")
     versions_cmd.add_argument("path")
-    versions_cmd.add_argument("--store", default=".etlcore/tasks.sqlite")
-    versions_cmd.add_argument("--json", action="store_true")
+    versions_cmd.add_argument("--store", default=".etlcore/tasks.sqlite", help=STORE_HELP)
+    versions_cmd.add_argument("--json", action="store_true", help="machine-readable output")
 
     serve_cmd = commands.add_parser("serve", help="the Qianfan and ModelArts task APIs and a web console over the "
                                                   "task store (pip install 'etlcore[server]')")
-    serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--port", type=_port, default=8765)
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
+    serve_cmd.add_argument("--port", type=_port, default=8765, help="the port to listen on (default: 8765)")
     serve_cmd.add_argument("--store", default=".etlcore/tasks.sqlite", help="the task store `etlcore task` uses")
     serve_cmd.add_argument("--allow-root", default=".", help="every path in a request must lie inside this folder "
                                                             "(default: the current folder)")
@@ -116,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "default: ETLCORE_ACCESS_KEY/ETLCORE_SECRET_KEY")
     serve_cmd.add_argument("--no-auth", action="store_true", help="no authentication (loopback hosts only)")
 
-    ops_cmd = commands.add_parser("ops", help="list operators by stage, or show one")
-    ops_cmd.add_argument("name", nargs="?")
+    ops_cmd = commands.add_parser("ops", help="list operators by stage with their args, or show one")
+    ops_cmd.add_argument("name", nargs="?", help="an operator, or a checkpoint marker save_pipeline_<stage>")
     ops_cmd.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
@@ -189,9 +207,8 @@ def _analyse(args: argparse.Namespace) -> int:
 
 def _task(args: argparse.Namespace) -> int:
     from etlcore.tasks import service
-    from etlcore.tasks.store import TaskStore
+    from etlcore.tasks.store import StoreMissing, TaskStore
 
-    store = TaskStore(Path(args.store))
     if args.action == "create":
         try:
             body = orjson.loads(Path(args.body).read_bytes())
@@ -200,9 +217,20 @@ def _task(args: argparse.Namespace) -> int:
         options = _engine_options(args)  # refused before the task is created
         if not args.run and (args.workers or args.engine != "local"):
             raise EtlError("--workers and --engine apply to a run: add --run, or give them to task run")
+        store = TaskStore(Path(args.store))  # the one command that makes a store
         task_id = service.create(store, body, Path(args.allow_root or "."), default_config())
         _print_json({"task_id": task_id})
         return _exit_code(service.run_task(store, task_id, **options)) if args.run else EXIT_OK
+    try:  # every other action reads: a store that does not exist is not created for it
+        store = TaskStore(Path(args.store), create=False)
+    except StoreMissing as missing:
+        if args.action != "list":
+            raise EtlError(f"no task with id {args.task_id!r}: {missing.message}", code="TaskNotFound") from None
+        if args.json:
+            _print_json([])
+        else:
+            print(f"etlcore: no tasks: {missing.message}", file=sys.stderr)
+        return EXIT_OK
     if args.action == "run":
         response = service.run_task(store, args.task_id, allowed_root=args.allow_root and Path(args.allow_root),
                                     **_engine_options(args))
@@ -213,15 +241,22 @@ def _task(args: argparse.Namespace) -> int:
     elif args.action == "stop":
         _print_json({"task_id": args.task_id, "processStatus": service.stop(store, args.task_id)})
     else:
-        tasks = service.listing(store)
-        if args.json:
-            _print_json(tasks)
-        else:
-            print(f"{'task_id':<22}{'template':<22}{'status':>7}{'input':>10}{'output':>10}  name")
-            for t in tasks:
-                print(f"{t['task_id']:<22}{t['template']:<22}{t['status']:>7}{t['input_rows'] or 0:>10}"
-                      f"{t['output_rows'] or 0:>10}  {t['name']}")
+        _print_tasks(service.listing(store), args.json)
     return EXIT_OK
+
+
+def _print_tasks(tasks: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        _print_json(tasks)
+        return
+
+    def rows(count: int | None) -> str:
+        return "-" if count is None else f"{count:,}"
+
+    print(f"{'task_id':<22}{'template':<22}{'status':<13}{'created':<27}{'input':>10}{'output':>10}  name")
+    for t in tasks:
+        print(f"{t['task_id']:<22}{t['template']:<22}{t['status_text']:<13}{t['created']:<27}"
+              f"{rows(t['input_rows']):>10}{rows(t['output_rows']):>10}  {t['name']}")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -234,7 +269,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _dataset(args: argparse.Namespace) -> int:
     from etlcore.tasks.store import TaskStore
 
-    versions = TaskStore(Path(args.store)).versions(str(Path(args.path).resolve()))
+    store = Path(args.store)  # a read: a store that does not exist has no versions, and is not created
+    versions = TaskStore(store, create=False).versions(str(Path(args.path).resolve())) if store.exists() else []
     if args.json:
         _print_json(versions)
     else:
@@ -251,15 +287,43 @@ def _describe(cls: type) -> dict[str, Any]:
     }
 
 
+def summary(rule: str, longest: int = 100) -> str:
+    """The first sentence of an operator's rule, for the list: up to the first full stop that ends a
+    sentence (not the one of "i.e." or "e.g."), or the colon that opens a list of cases; a sentence
+    longer than `longest` characters ends at its first colon outside parentheses (after a "Legacy:")."""
+    text = " ".join(rule.split("\n- ")[0].split())
+    end = re.search(r"(?<!\bi\.e)(?<!\be\.g)(?<!\betc)\.(?=\s|$)", text)
+    sentence = (text if end is None else text[: end.start()]).rstrip(":")
+    if len(sentence) > longest:
+        depth, start = 0, len("Legacy:") if sentence.startswith("Legacy:") else 0
+        for position in range(start, len(sentence)):
+            depth += {"(": 1, ")": -1}.get(sentence[position], 0)
+            if sentence[position] == ":" and depth == 0:
+                sentence = sentence[:position]
+                break
+    return sentence + "."
+
+
+def _arg_words(arg: dict[str, Any]) -> str:
+    need = "required" if arg["required"] else f"default {_json_value(arg['default'])}"
+    return f"{arg['name']} ({arg['allowed']}; {need})"
+
+
+def _json_value(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+SAVE_MARKER_RULE = ("Not an operator: a checkpoint marker. As the last entry of stage '{stage}' it saves what "
+                    "came out of that stage in the work dir (checkpoints/{stage}/: the documents, rejects and "
+                    "invalid rows so far, and the counts); running the same command again after a crash or a "
+                    "stop resumes after it, as long as the stage's operators, those before and the inputs are "
+                    "unchanged.")
+
+
 def _ops(args: argparse.Namespace) -> int:
     known = operators()
     if args.name:
-        cls = known.get(args.name)
-        if cls is None:
-            if args.name in CONTRACT:
-                raise EtlError(f"operator '{args.name}' is part of the contract but not implemented yet")
-            raise EtlError(f"unknown operator '{args.name}'; valid names: {', '.join(sorted(known))}")
-        info = _describe(cls)
+        info = _describe_name(args.name, known)
         if args.json:
             print(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode())
             return EXIT_OK
@@ -268,7 +332,7 @@ def _ops(args: argparse.Namespace) -> int:
         if not info["args"]:
             print("args: none")
         for arg in info["args"]:
-            need = "required" if arg["required"] else f"optional, default {arg['default']!r}"
+            need = "required" if arg["required"] else f"optional, default {_json_value(arg['default'])}"
             print(f"  {arg['name']}: {arg['allowed']}; {need}. {arg['doc']}")
         return EXIT_OK
     staged = by_stage()
@@ -277,12 +341,37 @@ def _ops(args: argparse.Namespace) -> int:
         print(orjson.dumps({s: [_describe(c) for c in staged[s]] for s in STAGES}, option=orjson.OPT_INDENT_2)
               .decode())
         return EXIT_OK
+    width = max(len(name) for name in known) + 2
     for stage in STAGES:
         print(stage)
         for cls in staged[stage]:
-            summary = " ".join(cls.rule().split())
-            summary = summary[: summary.find(". ") + 1 or None]
-            print(f"  {cls.name:<42} {summary}")
+            print(f"  {cls.name:<{width}}{summary(cls.rule())}")
+            described = _describe(cls)["args"]
+            words = ", ".join(_arg_words(arg) for arg in described) if described else "none"
+            print(f"  {'':<{width}}args: {words}")
         if pending[stage]:
             print(f"  not implemented yet: {', '.join(pending[stage])}")
+    print(f"\ncheckpoint markers: {', '.join(SAVE_PREFIX + stage for stage in STAGES)} (the last entry of "
+          "their stage; `etlcore ops save_pipeline_clean` says more)")
+    print("`etlcore ops NAME` shows an operator's whole rule and what each arg means.")
     return EXIT_OK
+
+
+def _describe_name(name: str, known: dict[str, type]) -> dict[str, Any]:
+    """`etlcore ops NAME`: an operator, a checkpoint marker, or a refusal saying what was meant."""
+    if name in known:
+        return _describe(known[name])
+    if name.startswith(SAVE_PREFIX) and name[len(SAVE_PREFIX):] in STAGES:
+        stage = name[len(SAVE_PREFIX):]
+        return {"name": name, "stage": stage, "kind": "checkpoint marker",
+                "rule": SAVE_MARKER_RULE.format(stage=stage), "args": []}
+    if name in CONTRACT:
+        raise EtlError(f"operator '{name}' is part of the contract but not implemented yet")
+    image = image_problem({"name": name})
+    if image:
+        raise EtlError(image)
+    markers = [SAVE_PREFIX + stage for stage in STAGES]
+    close = difflib.get_close_matches(name, [*known, *markers], n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise EtlError(f"unknown operator '{name}'{hint}; valid names: {', '.join(sorted(known))}; checkpoint markers: "
+                   f"{', '.join(markers)}")

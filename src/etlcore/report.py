@@ -12,6 +12,8 @@ from etlcore.pipeline import Counts, Pipeline
 
 # processStatus values of the seed.
 NONE, RUNNING, DONE, TERMINATED, FAILED, PAUSED = range(6)
+STATUS_WORDS = {NONE: "not started", RUNNING: "running", DONE: "done", TERMINATED: "stopped", FAILED: "failed",
+                PAUSED: "paused"}
 
 # The seed's order of the stages inside pipeline_stage_result.
 RESULT_STAGE_ORDER = ("clean", "deduplication", "desensitization", "filter")
@@ -84,6 +86,11 @@ def short_id(seed: str, prefix: str = "", length: int = 16) -> str:
 
 def _small_int(seed: str) -> int:
     return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:3], "big")
+
+
+def iso8601(moment: float) -> str:
+    """A Unix time as the seed writes times: local, to the second, with the offset (`2023-11-06T14:31:03+08:00`)."""
+    return datetime.fromtimestamp(moment).astimezone().isoformat(timespec="seconds")
 
 
 def detail_response(info: RunInfo, operations: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:

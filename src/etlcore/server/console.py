@@ -34,15 +34,13 @@ from starlette.routing import BaseRoute, Route
 from etlcore.config import find_operations
 from etlcore.errors import EtlError
 from etlcore.registry import STAGES
-from etlcore.report import DONE, FAILED, NONE, PAUSED, RUNNING, TERMINATED
+from etlcore.report import NONE, PAUSED, RUNNING, STATUS_WORDS
 from etlcore.server.app import BodyTooLarge, create_task, is_loopback, read_body
 from etlcore.tasks import service
 
 COOKIE = "etlcore_session"
 SESSION_SECONDS = 12 * 3600
 PAGE_ROWS = 20
-STATUS_WORDS = {NONE: "not started", RUNNING: "running", DONE: "done", TERMINATED: "stopped", FAILED: "failed",
-                PAUSED: "paused"}
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2433;background:#f6f7f9}
 header{background:#1d2433;color:#fff;padding:10px 24px;display:flex;gap:24px;align-items:center}

@@ -30,7 +30,19 @@ from etlcore.errors import ConfigError, EtlError, json_kind
 from etlcore.io.writer import write_atomic
 from etlcore.pipeline import Counts, OperatorCount
 from etlcore.registry import STAGES, operators
-from etlcore.report import DONE, FAILED, NONE, PAUSED, RUNNING, TERMINATED, RunInfo, detail_response, stage_results
+from etlcore.report import (
+    DONE,
+    FAILED,
+    NONE,
+    PAUSED,
+    RUNNING,
+    STATUS_WORDS,
+    TERMINATED,
+    RunInfo,
+    detail_response,
+    iso8601,
+    stage_results,
+)
 from etlcore.runner import run
 from etlcore.tasks.store import PROCESS_GONE, TaskStore
 
@@ -327,9 +339,16 @@ class _Outline:
                                  for stage, classes in self.operators.items()})
 
 
+WRITES_NO_OUTPUT = ("sys_data_validation", "sys_data_analyse")
+
+
 def listing(store: TaskStore) -> list[dict[str, Any]]:
+    """Every task: `status` the processStatus and `status_text` it in words, `created` in ISO 8601, and
+    `output_rows` None for a template that writes no output (validation, analysis)."""
     return [{"task_id": t["id"], "name": t["name"], "template": t["template"], "status": t["status"],
-             "created": t["created"], "input_rows": t["input_rows"], "output_rows": t["output_rows"],
+             "status_text": STATUS_WORDS.get(t["status"], str(t["status"])), "created": iso8601(t["created"]),
+             "input_rows": t["input_rows"],
+             "output_rows": None if t["template"] in WRITES_NO_OUTPUT else t["output_rows"],
              "rejected_rows": t["rejected_rows"], "invalid_rows": t["invalid_rows"]} for t in store.all()]
 
 

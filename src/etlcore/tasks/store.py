@@ -68,9 +68,21 @@ TASK_COLUMNS = ("id", "name", "template", "body", "config", "inputs", "task_dir"
                 "invalid_rows", "result", *(column.split()[0] for column in SCHEMA_V2))
 
 
-class TaskStore:
+class StoreMissing(EtlError):
+    """A read (task list, detail, ...) of a store that does not exist: nothing is created for it."""
+
     def __init__(self, path: Path) -> None:
+        super().__init__(f"no task store at {path} (`etlcore task create` makes one; `--store` names another)",
+                         code="TaskNotFound")
+
+
+class TaskStore:
+    def __init__(self, path: Path, create: bool = True) -> None:
+        """Open the store at `path`; with `create` False (a read command) a store that does not exist is
+        `StoreMissing`, and neither the file nor its folder is made."""
         self.path = path
+        if not create and not path.exists():
+            raise StoreMissing(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._create()
