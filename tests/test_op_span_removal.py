@@ -54,6 +54,7 @@ def run(name: str, text: str, **args: str) -> str:
     ("remove_non_meaning_characters", "price \ufffd\ufffd is low", "price is low"),
     ("remove_exception_char", "bell \x07 rings", "bell rings"),
     ("remove_invisible_character", "zero \u200b width", "zero width"),
+    ("remove_web_identifiers", 'a <img src="x.png"> b <!-- note --> c <span class="k"></span>.', "a b c."),
 ])
 def test_removers_leave_single_spaces(name: str, text: str, expected: str) -> None:
     assert run(name, text) == expected

@@ -5,7 +5,7 @@ import html
 import pyarrow as pa
 import regex
 
-from etlcore.operators._text import map_where
+from etlcore.operators._text import join_kept, map_where
 from etlcore.operators.base import Mapper
 from etlcore.registry import register
 
@@ -21,26 +21,33 @@ _DECLARATION = regex.compile(r"<![A-Za-z][^<>]*+>|<\?[^<>]*+>")
 _ATTRIBUTE = r"""[^\s"'<>/=]++(?:\s*+=\s*+(?:"[^"<>]{0,4096}+"|'[^'<>]{0,4096}+'|[^\s"'<>=`]++))?+"""
 _TAG = regex.compile(rf"<(/?)([A-Za-z][\w:.-]{{0,63}}+)((?:\s++{_ATTRIBUTE})*+)\s*+/?>")
 _BREAK = "\x00"  # stands for a line break made by a tag until runs of them are collapsed
+# Stands for removed markup until the text around it is joined as `join_kept` says. A noncharacter, never
+# text; a document that holds it anyway has its markup removed without the spacing rule.
+_GONE = "\ufdd1"
 _BREAKS = regex.compile(r"\s*+\x00[\s\x00]*+")
 
 CANDIDATES = r"<[A-Za-z!/?]|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);"
 
 
-def _tag(match: regex.Match) -> str:
+def _tag(match: regex.Match, gone: str) -> str:
     closing, name, attributes = match.group(1), match.group(2).lower(), match.group(3)
     if attributes.strip() and "=" not in attributes and not closing:
         return match.group(0)  # "a <b and c> d" is prose, not a tag: real attributes have values
     if regex.fullmatch(BLOCK, name):
         return _BREAK
-    return " " if regex.fullmatch(CELL, name) else ""
+    return " " if regex.fullmatch(CELL, name) else gone
 
 
 def strip_markup(text: str) -> str:
-    text = _RAW_TEXT.sub("", text)
-    text = _COMMENT.sub("", text)
+    gone = "" if _GONE in text else _GONE
+    text = _RAW_TEXT.sub(gone, text)
+    text = _COMMENT.sub(gone, text)
     text = _CDATA.sub(r"\1", text)
-    text = _DECLARATION.sub("", text)
-    text = html.unescape(_TAG.sub(_tag, text)).replace("\xa0", " ")
+    text = _DECLARATION.sub(gone, text)
+    text = _TAG.sub(lambda match: _tag(match, gone), text)
+    if gone and gone in text:
+        text = join_kept(text.split(gone))
+    text = html.unescape(text).replace("\xa0", " ")
     if _BREAK in text:
         text = _BREAKS.sub(_BREAK, text).strip(_BREAK).replace(_BREAK, "\n")
     return text
@@ -56,7 +63,10 @@ class RemoveWebIdentifiers(Mapper):
       attributes have no `=` at all is prose, not a tag (`a <b and c> d` stays), and so is `a < b > c`;
     - block elements (p, div, br, li, h1–h6, tr, table, section, …) become one line break; runs of
       such breaks and the whitespace around them collapse into one, and none is left at either end of
-      the document; table cells (td, th) become a space; other tags (span, a, b, …) vanish;
+      the document; table cells (td, th) become a space; other tags (span, a, b, img, …) vanish, and
+      so do the elements, comments and declarations removed above, with the spacing rule of every
+      removal: a space they would leave doubled, at a line's start or end, or before closing
+      punctuation goes too (`a <img src="x.png"> b` -> `a b`);
     - character references are decoded afterwards (`&amp;` → &, `&#x4E2D;` → 中, `&lt;p&gt;` → <p>
       as text), and `&nbsp;` becomes an ordinary space.
     Only documents containing something tag- or entity-like are touched."""
