@@ -41,7 +41,8 @@ from etlcore.registry import operators
 from etlcore.simhash import FrequentLines, LineCounts, keep_first_of_clusters, line_hashes
 
 QUANTILES = (0.005, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.995)
-CANDIDATE_QUANTILES = np.linspace(0, 1, 101)  # a cutoff curve's points: every percentile of the data
+# A cutoff curve's points: every percentile of the data, and the report's axis ends (p0.5, p99.5).
+CANDIDATE_QUANTILES = np.unique(np.append(np.linspace(0, 1, 101), [0.005, 0.995]))
 
 
 def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, text_column: str = "text",
@@ -91,6 +92,7 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
                     for _, table, _ in _cleaned(pipeline, files, options) if table.num_rows]
     statistics = {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in values.items()}
     all_fingerprints = np.concatenate(fingerprints) if fingerprints else np.zeros(0, np.uint64)
+    language_counts = _counts(np.concatenate(languages) if languages else np.zeros(0, dtype=object))
     summary = {
         "documents": rows, "invalid_rows": invalid, "emptied_by_clean": emptied,
         "funnel": _funnel(rows, invalid, emptied, filters, statistics,
@@ -98,7 +100,8 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
         "statistics": {name: _describe(filter_, cutoffs, statistics[name])
                        for name, (filter_, cutoffs) in filters.items()},
         "length": _quantiles(np.concatenate(lengths) if lengths else np.zeros(0)),
-        "languages": _shares(np.concatenate(languages) if languages else np.zeros(0, dtype=object)),
+        "languages": _shares(language_counts, rows - emptied),
+        "language_documents": language_counts,
         "near_duplicate_clusters": _clusters(all_fingerprints, dedup.distance),
         "documents_with_personal_data": pii_documents,
     }
@@ -179,12 +182,15 @@ def _describe(filter_: Filter, cutoffs: dict[str, float], values: np.ndarray) ->
             "cutoffs": curves}
 
 
-def _shares(labels: np.ndarray) -> dict[str, float]:
-    if len(labels) == 0:
-        return {}
+def _counts(labels: np.ndarray) -> dict[str, int]:
+    """Documents per label, the 20 most frequent, most frequent first."""
     names, counts = np.unique(labels.astype(str), return_counts=True)
-    order = np.argsort(-counts)
-    return {str(names[i]): round(float(counts[i]) / len(labels), 4) for i in order[:20]}
+    order = np.argsort(-counts, kind="stable")
+    return {str(names[i]): int(counts[i]) for i in order[:20]}
+
+
+def _shares(counts: dict[str, int], documents: int) -> dict[str, float]:
+    return {name: round(count / documents, 4) for name, count in counts.items()} if documents else {}
 
 
 def _cleaned(pipeline: Pipeline, files: list[InputFile],

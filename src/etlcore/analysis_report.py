@@ -47,7 +47,7 @@ def render(summary: dict[str, Any], statistics: dict[str, np.ndarray], lengths: 
     for name, described in summary["statistics"].items():
         parts.append(_statistic_section(name, described, statistics[name]))
     parts.append(_length_section(summary["length"], lengths))
-    parts.append(_languages_section(summary["languages"], summary["documents"] - summary["emptied_by_clean"]))
+    parts.append(_languages_section(summary["languages"], summary["language_documents"]))
     parts.append(_clusters_section(summary["near_duplicate_clusters"]))
     parts.append(_personal_data_section(summary["documents_with_personal_data"],
                                         summary["documents"] - summary["emptied_by_clean"]))
@@ -83,14 +83,14 @@ def _funnel_table(summary: dict[str, Any]) -> str:
             described = summary["statistics"][step["statistic"]]
             share = next(iter(described["cutoffs"].values()), {}).get("dropped_at_configured")
             if share is not None:
-                alone = f"{share:.1%} ({round(share * cleaned):,})"
+                alone = f"{_share(share)} ({round(share * cleaned):,})"
             label = f'<a href="#{_anchor(step["statistic"])}">{html.escape(name)}</a>'
         else:
             label = html.escape(name)
         bar = (f'<span class="bar" style="width:{BAR_WIDTH * left / total:.1f}px"></span>'
                f'<span class="cut" style="width:{BAR_WIDTH * dropped / total:.1f}px"></span>')
         before = left + dropped
-        share_here = f"{dropped / before:.1%}" if before and step is not funnel[0] else ""
+        share_here = _share(dropped / before) if before and step is not funnel[0] else ""
         rows.append(f"<tr><td>{label}</td><td>{rule}</td><td class='n'>{left:,}</td>"
                     f"<td class='n'>{'' if step is funnel[0] else f'{dropped:,}'}</td><td class='n'>{share_here}</td>"
                     f"<td class='n'>{alone}</td><td class='barcell'>{bar}</td></tr>")
@@ -123,7 +123,7 @@ def _step_rule(step: dict[str, Any], summary: dict[str, Any]) -> str:
 
 def _glance(summary: dict[str, Any], cleaned: int) -> str:
     languages = summary["languages"]
-    top = ", ".join(f"{html.escape(k)} {v:.1%}" for k, v in list(languages.items())[:4]) or "none"
+    top = ", ".join(f"{html.escape(k)} {_share(v)}" for k, v in list(languages.items())[:4]) or "none"
     clusters = summary["near_duplicate_clusters"]
     in_clusters = clusters.get("documents_in_clusters_of_2_or_more", 0)
     personal = summary["documents_with_personal_data"]
@@ -205,7 +205,7 @@ def _cutoff_sentence(described: dict[str, Any]) -> str:
     bounds = " and ".join(f"{_bound_word(arg)} {_num(data['configured'])} (<code>{html.escape(arg)}</code>)"
                           for arg, data in described["cutoffs"].items())
     share = next(iter(described["cutoffs"].values()))["dropped_at_configured"]
-    return f"Cutoffs: {bounds}; on its own the filter drops <b>{share:.1%}</b> of the cleaned documents."
+    return f"Cutoffs: {bounds}; on its own the filter drops <b>{_share(share)}</b> of the cleaned documents."
 
 
 def _axis_note(values: np.ndarray, axis: Axis) -> str:
@@ -250,10 +250,10 @@ def _cutoff_curve(axes: Any, axis: Axis, name: str, curves: dict[str, np.ndarray
         if axis.holds(configured):
             axes.plot([configured], [share * 100], "o", color=RED)
             left = axis.fraction(configured) > 0.6  # the label goes where it stays inside the plot
-            axes.annotate(f"{_bound_word(arg)} {_num(configured)}: drops {share:.1%}", (configured, share * 100),
+            axes.annotate(f"{_bound_word(arg)} {_num(configured)}: drops {_share(share)}", (configured, share * 100),
                           textcoords="offset points", xytext=(-6 if left else 6, 6), ha="right" if left else "left",
                           color=RED, fontsize=9)
-        _mark_cutoff(axes, axis, arg, configured, f"drops {share:.1%}")
+        _mark_cutoff(axes, axis, arg, configured, f"drops {_share(share)}")
     _set_scale(axes, axis)
     axes.set_ylim(-3, 103)
     axes.set_title("documents dropped at each candidate cutoff")
@@ -311,9 +311,9 @@ def _length_section(quantiles: dict[str, float | None], lengths: np.ndarray) -> 
     return "<h2 id='length'>Length <small>characters after cleaning</small></h2>" + body
 
 
-def _languages_section(languages: dict[str, float], documents: int) -> str:
-    rows = "".join(f"<tr><td>{html.escape(code)}</td><td class='n'>{share:.1%}</td>"
-                   f"<td class='n'>{round(share * documents):,}</td><td class='barcell'>"
+def _languages_section(languages: dict[str, float], documents: dict[str, int]) -> str:
+    rows = "".join(f"<tr><td>{html.escape(code)}</td><td class='n'>{_share(share)}</td>"
+                   f"<td class='n'>{documents[code]:,}</td><td class='barcell'>"
                    f"<span class='bar' style='width:{BAR_WIDTH * share:.1f}px'></span></td></tr>"
                    for code, share in languages.items())
     return ("<h2 id='languages'>Languages <small>fastText lid.176, the most likely language</small></h2>"
@@ -337,12 +337,17 @@ def _personal_data_section(personal: dict[str, int], documents: int) -> str:
     if not personal:
         return heading + "<p>The config has no desensitization operator.</p>"
     rows = "".join(f"<tr><td>{html.escape(name)}</td><td class='n'>{count:,}</td>"
-                   f"<td class='n'>{count / max(documents, 1):.1%}</td></tr>" for name, count in personal.items())
+                   f"<td class='n'>{_share(count / max(documents, 1))}</td></tr>" for name, count in personal.items())
     return (heading + "<p>Documents in which each operator would change something.</p>"
             "<table><tr><th>operator</th><th>documents</th><th>share</th></tr>" + rows + "</table>")
 
 
 # ---- helpers ----
+
+def _share(share: float) -> str:
+    """A share in per cent, one decimal; a share too small for it says so rather than reading 0.0 %."""
+    return "under 0.1%" if 0 < share < 0.0005 else f"{share:.1%}"
+
 
 def _bound_word(arg: str) -> str:
     return "min" if "min" in arg else "max" if "max" in arg else arg
