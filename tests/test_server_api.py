@@ -99,7 +99,7 @@ def test_qianfan_call_action_form_and_bad_requests(server: Server) -> None:
     task_id = call_action("/wenxinworkshop/etl/create", "", body).body["result"]
     assert call_action("/wenxinworkshop/etl/detail", "", {"etlId": task_id}).body["result"]["etlTaskId"] == task_id
     bad = {**body, "sourceDatasetId": "../outside.jsonl"}
-    with pytest.raises(QianfanError, match=r"inputs\[0\].source: ../outside.jsonl is outside the allowed folder"):
+    with pytest.raises(QianfanError, match=r"sourceDatasetId: ../outside.jsonl is outside the allowed folder"):
         call_action("/wenxinworkshop/etl/create", "", bad)
     bad = {**body, "operationsV2": {"clean": [{"name": "remove_emojis", "args": {}}]}}
     with pytest.raises(QianfanError, match="remove_emojis"):

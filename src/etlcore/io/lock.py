@@ -1,7 +1,8 @@
 """Exclusive locks on what a run writes (its work dir, its output), so that two runs never write the
 same files at once.
 
-A lock is `fcntl.flock` on a lock file (`<work dir>/.lock`, `.<output name>.lock` beside the output),
+A lock is `fcntl.flock` on a lock file (`<work dir>/.lock`, `.<output name>.lock` beside the output,
+`.<store name>.serve.lock` beside the task store a server uses),
 which also records the holder's pid for the message the second run prints. The kernel drops the lock
 when its holder dies, however it dies, so a killed run never leaves anything locked; the file is
 removed on release.
@@ -17,9 +18,12 @@ from etlcore.errors import EtlError
 
 
 class RunLock:
-    def __init__(self, path: Path, guarded: Path) -> None:
+    def __init__(self, path: Path, guarded: Path, holder: str = "another etlcore run",
+                 advice: str = "wait for it to finish, or give this run another --output or --work-dir",
+                 code: str = "WorkDirBusy") -> None:
         self.path = path  # the lock file
         self.guarded = guarded  # what it keeps to one run, for the message
+        self.holder, self.advice, self.code = holder, advice, code  # for the message
         self._descriptor: int | None = None
 
     @classmethod
@@ -30,6 +34,12 @@ class RunLock:
     def for_output(cls, output: Path) -> RunLock:
         return cls(output.with_name(f".{output.name}.lock"), output)
 
+    @classmethod
+    def for_server(cls, store: Path) -> RunLock:
+        """One server per task store: a second would start the same waiting tasks again."""
+        return cls(store.with_name(f".{store.name}.serve.lock"), store, "another etlcore serve",
+                   "stop that server first, or give this one another --store", "StoreBusy")
+
     def acquire(self) -> None:
         while True:
             descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
@@ -38,9 +48,8 @@ class RunLock:
             except BlockingIOError:
                 holder = os.read(descriptor, 32).decode(errors="replace").strip() or "unknown"
                 os.close(descriptor)
-                raise EtlError(f"{self.guarded} is in use by another etlcore run (process {holder}); wait for "
-                               "it to finish, or give this run another --output or --work-dir",
-                               code="WorkDirBusy") from None
+                raise EtlError(f"{self.guarded} is in use by {self.holder} (process {holder}); {self.advice}",
+                               code=self.code) from None
             # The holder before us may have removed the file between our open and our lock: then the lock
             # is on a file no one else will find, and we start over.
             try:

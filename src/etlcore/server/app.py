@@ -4,6 +4,8 @@ credentials, body limit and authentication they share."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import ipaddress
 import logging
 import os
@@ -26,7 +28,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from etlcore.errors import EtlError, json_kind
+from etlcore.errors import ConfigError, EtlError, json_kind
 from etlcore.server.jobs import Jobs
 from etlcore.server.signatures import Key
 from etlcore.tasks import service
@@ -44,6 +46,16 @@ class Settings:
     default_config: dict[str, Any]
     max_running: int = 1
     session_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+
+
+def session_secret(keys: dict[str, Key] | None) -> str:
+    """The key console session cookies are signed with, derived from the credentials: a restart with
+    the same credentials keeps everyone logged in; changed credentials end every session. A server
+    without keys has no sessions (its console serves loopback clients)."""
+    if not keys:
+        return secrets.token_hex(32)
+    material = orjson.dumps({access_key: key.secret for access_key, key in keys.items()}, option=orjson.OPT_SORT_KEYS)
+    return hmac.new(b"etlcore console session v1", material, hashlib.sha256).hexdigest()
 
 
 class BodyTooLarge(Exception):
@@ -219,6 +231,20 @@ def create_app(settings: Settings) -> Starlette:
     app.state.store = store
     app.state.jobs = jobs
     return app
+
+
+def renamed(error: EtlError, names: dict[str, str]) -> list[str]:
+    """The problems of a refused create body with its ModelArts field names (`inputs[0].source`, ...)
+    replaced by the names the caller used (a Qianfan body's, the console form's)."""
+    problems = error.problems if isinstance(error, ConfigError) else [error.message]
+    out = []
+    for problem in problems:
+        for modelarts, theirs in names.items():
+            if problem.startswith(modelarts):
+                problem = theirs + problem[len(modelarts):]
+                break
+        out.append(problem)
+    return out
 
 
 def create_task(app_state: Any, body: Any, operations: dict[str, Any] | None = None, parent: str | None = None) -> str:

@@ -35,7 +35,7 @@ from etlcore.config import find_operations
 from etlcore.errors import EtlError
 from etlcore.registry import STAGES
 from etlcore.report import NONE, PAUSED, RUNNING, STATUS_WORDS
-from etlcore.server.app import BodyTooLarge, create_task, is_loopback, read_body
+from etlcore.server.app import BodyTooLarge, create_task, is_loopback, read_body, renamed
 from etlcore.tasks import service
 
 COOKIE = "etlcore_session"
@@ -250,7 +250,8 @@ async def _task_page(request: Request) -> Response:
         buttons.append(f'<form method="post" action="/tasks/{escape(task_id)}/stop"><button id="stop" type="submit">'
                        'Stop</button></form>')
     buttons.append(f'<form method="post" action="/tasks/{escape(task_id)}/delete"><button id="delete" type="submit">'
-                   'Delete</button></form>')
+                   'Delete</button></form><span class="muted">Delete takes the task off the list; its folder '
+                   f'{escape(task["task_dir"])} stays.</span>')
     body.append(f'<div class="row">{"".join(buttons)}</div>')
     if task["template"] == "sys_data_analyse":
         report = Path(task["task_dir"]) / "report" / "report.html"
@@ -403,42 +404,48 @@ async def _new(request: Request) -> Response:
     return _new_form(request, {"template": "sys_data_cleaning"})
 
 
+# The create body's field names as the form calls them, for its messages.
+FORM_FIELDS = {"inputs[0].source": "input", "work_path.path": "work path",
+               "template.operator_params: ": "config: ", "operationsV2: ": "config: "}
+
+
 async def _create(request: Request) -> Response:
+    """Create a task from the form; a refused form comes back filled in, with every problem listed."""
     values = await _form(request)
     problems = []
-    operations = None
+    given = None
     config_text = values.get("config", "").strip()
     if config_text:
         try:
-            operations = orjson.loads(config_text)
+            given, _ = find_operations(orjson.loads(config_text))
         except orjson.JSONDecodeError as exc:
             problems.append(f"config: not JSON: {exc}")
-    if not values.get("input", "").strip():
+        except EtlError as exc:
+            problems.extend(f"config: {p}" for p in getattr(exc, "problems", [exc.message]))
+    source = values.get("input", "").strip()
+    if not source:
         problems.append("input: required, a file or folder")
-    if problems:
-        return _new_form(request, values, problems, status=400)
-    body: dict[str, Any] = {"name": values.get("name", ""), "inputs": [{"type": "OBS", "source": values["input"]}],
+    body: dict[str, Any] = {"name": values.get("name", ""), "inputs": [{"type": "OBS", "source": source}],
                             "template": {"id": values.get("template", "sys_data_cleaning")}}
     if values.get("work_path", "").strip():
         body["work_path"] = {"type": "OBS", "path": values["work_path"].strip()}
-    given = None
-    if operations is not None:
-        try:
-            given, _ = find_operations(operations)
-        except EtlError as exc:
-            return _new_form(request, values, getattr(exc, "problems", [exc.message]), status=400)
-        if isinstance(given, dict):  # as the Qianfan API sends it: the operators as params, the config beside them
-            body["template"]["operator_params"] = [
-                {"name": e.get("name"), "params": e.get("args", {})} if isinstance(e, dict) else e
-                for stage in STAGES for e in (given.get(stage) or [])] or [{"name": "save_pipeline_clean"}]
-            body["operationsV2"] = given
+    if isinstance(given, dict):  # as the Qianfan API sends it: the operators as params, the config beside them
+        body["template"]["operator_params"] = [
+            {"name": e.get("name"), "params": e.get("args", {})} if isinstance(e, dict) else e
+            for stage in STAGES for e in (given.get(stage) or [])] or [{"name": "save_pipeline_clean"}]
+        body["operationsV2"] = given
+    settings = request.app.state.settings
+    try:  # the rest of the form is checked too, so that every problem shows at once
+        await run_in_threadpool(service.validated, body, settings.allowed_root, settings.default_config)
+    except EtlError as exc:
+        problems.extend(renamed(exc, FORM_FIELDS))
+    if problems:
+        return _new_form(request, values, problems, status=400)
     try:
         task_id = await run_in_threadpool(create_task, request.app.state, body,
                                           given if isinstance(given, dict) else None)
-    except EtlError as exc:
-        problems = [re.sub(r"^(template\.operator_params|operationsV2): ", "config: ", p)
-                    for p in getattr(exc, "problems", [])]
-        return _new_form(request, values, problems or [exc.message], status=400)
+    except EtlError as exc:  # changed since the check (an input removed, say)
+        return _new_form(request, values, renamed(exc, FORM_FIELDS), status=400)
     return RedirectResponse(f"/tasks/{task_id}", status_code=303)
 
 

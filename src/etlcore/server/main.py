@@ -16,7 +16,8 @@ def serve(host: str, port: int, store: str, allow_root: str, max_running: int, c
         import uvicorn
     except ImportError:
         raise EtlError("etlcore serve needs the server extra: pip install 'etlcore[server]'") from None
-    from etlcore.server.app import Settings, create_app, is_loopback, load_keys
+    from etlcore.io.lock import RunLock
+    from etlcore.server.app import Settings, create_app, is_loopback, load_keys, session_secret
 
     if no_auth:
         if not is_loopback(host):
@@ -30,11 +31,21 @@ def serve(host: str, port: int, store: str, allow_root: str, max_running: int, c
     root = Path(allow_root).resolve()
     if not root.is_dir():
         raise EtlError(f"--allow-root {allow_root}: no such folder")
-    settings = Settings(store_path=Path(store).resolve(), allowed_root=root, keys=keys,
-                        default_config=default_config, max_running=max_running)
+    store_path = Path(store).resolve()
+    settings = Settings(store_path=store_path, allowed_root=root, keys=keys, default_config=default_config,
+                        max_running=max_running, session_secret=session_secret(keys))
+    try:
+        store_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EtlError(f"cannot open the task store {store_path}: {exc}") from None
+    lock = RunLock.for_server(store_path)
+    lock.acquire()  # held until the process ends
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     app = create_app(settings)
     # uvicorn stops accepting on SIGINT/SIGTERM, then runs the app's shutdown, which pauses the tasks.
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=True, timeout_graceful_shutdown=5)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=True, timeout_graceful_shutdown=5)
+    finally:
+        lock.release()
     return 0

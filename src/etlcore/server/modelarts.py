@@ -26,7 +26,13 @@ from etlcore.tasks import service
 BASE = "/v2/{project_id}/processor-tasks"
 # processStatus -> ModelArts status (0 init, 1 running, 2 completed, 3 failed, 4 stopped); paused is running.
 STATUS = {NONE: 0, RUNNING: 1, DONE: 2, FAILED: 3, TERMINATED: 4, PAUSED: 1}
-TEMPLATE_IDS = ("sys_data_cleaning", "sys_data_validation", "sys_data_selection", "sys_data_analyse")
+# The templates a text task can use, with the names ModelArts' console gives them.
+TEMPLATE_LABELS = {
+    "sys_data_cleaning": ("数据清洗", "Data cleaning"),
+    "sys_data_validation": ("数据校验", "Data validation"),
+    "sys_data_selection": ("数据选择", "Data selection"),
+    "sys_data_analyse": ("数据分析", "Data analysis"),
+}
 
 
 class NotFound(EtlError):
@@ -190,7 +196,8 @@ def _list(state: Any, request: Request, body: Any) -> dict[str, Any]:
 
 def _items(state: Any, request: Request, body: Any) -> dict[str, Any]:
     offset, limit = _page(request)
-    items = [{"template_id": t, "label_zh": t, "label_en": t} for t in TEMPLATE_IDS]
+    items = [{"template_id": template, "label_zh": chinese, "label_en": english}
+             for template, (chinese, english) in TEMPLATE_LABELS.items()]
     return {"total": len(items), "items": items[offset:offset + limit]}
 
 

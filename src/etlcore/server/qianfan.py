@@ -18,11 +18,14 @@ from starlette.routing import BaseRoute, Route
 from etlcore.errors import EtlError, json_kind
 from etlcore.registry import STAGES
 from etlcore.report import NONE, PAUSED, RUNNING
-from etlcore.server.app import BodyTooLarge, create_task, json_response, now, read_body
+from etlcore.server.app import BodyTooLarge, create_task, json_response, now, read_body, renamed
 from etlcore.server.signatures import AuthError, verify_bce
 from etlcore.tasks import service
 
 PREFIX = "/wenxinworkshop/etl"
+# A create body goes on as a ModelArts one; its problems are told in the Qianfan body's own field names.
+QIANFAN_FIELDS = {"inputs[0].source": "sourceDatasetId", "work_path.path": "destDatasetId", "name:": "etlTaskName:",
+                  "template.operator_params:": "operationsV2:"}
 
 
 def _log_id() -> str:
@@ -95,7 +98,10 @@ def _create(state: Any, body: dict[str, Any]) -> str:
         "template": {"id": "sys_data_cleaning", "operator_params": params or [{"name": "save_pipeline_clean"}]},
         "operationsV2": operations,
     }
-    return create_task(state, modelarts_body, operations=operations)
+    try:
+        return create_task(state, modelarts_body, operations=operations)
+    except EtlError as exc:
+        raise EtlError("; ".join(renamed(exc, QIANFAN_FIELDS))) from None
 
 
 def _task_id(body: dict[str, Any], key: str = "etlId") -> str:

@@ -59,6 +59,15 @@ def new_task_id() -> str:
 
 def create(store: TaskStore, body: Any, allowed_root: Path, default_config: dict[str, Any]) -> str:
     """Validate a create body as the seed's API would (every problem at once) and store the task."""
+    task_id = new_task_id()
+    task = validated(body, allowed_root, default_config)
+    store.add({"id": task_id, **task, "task_dir": str(Path(task["dataset"]) / task_id)})
+    return task_id
+
+
+def validated(body: Any, allowed_root: Path, default_config: dict[str, Any]) -> dict[str, Any]:
+    """The task a create body describes, as stored (less its id and folder); `ConfigError` with every
+    problem found when the body is refused."""
     if not isinstance(body, dict):
         raise EtlError(f"the request body must be a JSON object, got {json_kind(body)}")
     root = allowed_root.resolve()
@@ -85,14 +94,9 @@ def create(store: TaskStore, body: Any, allowed_root: Path, default_config: dict
             problems.append(f"{key}: a string, got {json_kind(body[key])}")
     if problems:
         raise ConfigError(problems)
-    task_id = new_task_id()
-    store.add({
-        "id": task_id, "name": name, "template": template_id, "body": body, "config": config,
-        "inputs": inputs, "task_dir": str(task_dir_root / task_id), "dataset": str(task_dir_root),
-        "create_version": int(bool(body.get("create_version"))), "status": NONE, "created": time.time(),
-        "allowed_root": str(root),
-    })
-    return task_id
+    return {"name": name, "template": template_id, "body": body, "config": config, "inputs": inputs,
+            "dataset": str(task_dir_root), "create_version": int(bool(body.get("create_version"))), "status": NONE,
+            "created": time.time(), "allowed_root": str(root)}
 
 
 def _inputs(body: dict[str, Any], root: Path, problems: list[str]) -> list[str]:
