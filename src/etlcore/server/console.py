@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import re
 import time
 from datetime import datetime
 from html import escape
