@@ -1,6 +1,7 @@
 """The filters that use models or word lists: flagged words, language id, perplexity; their user
 errors; and that none of them touches the network or the home directory."""
 
+import math
 import random
 import socket
 from pathlib import Path
@@ -82,6 +83,38 @@ def test_perplexity_is_computed_per_line_as_ccnet_does() -> None:
     # Pieces, not characters, for Chinese: fewer tokens than Han characters.
     zh_pieces = load_sentencepiece(default_model_paths("zh")[0]).encode(NEWS_ZH[0], out_type=str)
     assert len(zh_pieces) < 0.8 * len(NEWS_ZH[0])
+
+
+def test_scores_equal_plain_ccnet_scoring_with_repeated_lines_and_unknown_pieces() -> None:
+    # The filter encodes each distinct line of a batch once, as piece ids joined by compiled code; the
+    # result must equal the plain way: every line's pieces as text (an unknown piece is its own text,
+    # as in the KenLM model's training text), joined, scored one by one.
+    from etlcore.operators.filter_check_perplexity import (
+        default_model_paths,
+        load_model,
+        load_sentencepiece,
+        normalised_lines,
+        perplexities,
+        piece_lines,
+    )
+
+    sentencepiece_path, model_path = default_model_paths("zh")
+    pieces, model = load_sentencepiece(sentencepiece_path), load_model(model_path)
+    # 鳄 is in the training text 4 times: too rare for a piece of its own, so the KenLM model knows it by its
+    # text, not as <unk>.
+    rare = "我们看到鳄了"
+    texts = [NEWS_ZH[0] + "\n" + NEWS_ZH[1], NEWS_ZH[1] + "\n" + rare + NEWS_ZH[2], "", NEWS_ZH[0], rare]
+    assert 0 in pieces.encode(rare, out_type=int)
+    lines, per_text = normalised_lines(pa.array(texts))
+    joined = piece_lines(pieces, lines)
+    line_scores = [model.score(line) for line in joined]
+    line_tokens = [len(line.split()) + 1 for line in joined]
+    expected, at = [], 0
+    for n in per_text:
+        score, tokens = sum(line_scores[at:at + n]), sum(line_tokens[at:at + n])
+        expected.append(10 ** (-score / tokens) if n else math.nan)
+        at += n
+    assert perplexities(model, pieces, pa.array(texts)).tolist() == pytest.approx(expected, nan_ok=True)
 
 
 def test_model_choice_by_language_and_script_and_a_document_without_tokens_is_kept() -> None:
