@@ -130,7 +130,7 @@ def test_ctrl_c_stops_cleanly_with_status_3_and_exit_130(tmp_path: Path) -> None
     assert response["result"]["processStatus"] == 3
     assert response["result"]["result"]["failReason"] == "interrupted by the user"
     assert re.fullmatch(r"input = output \+ rejected \+ invalid: not checked, the run stopped after reading \d+ "
-                        r"rows; it wrote no output, rejects or invalid file \(complete checkpoints are kept\)",
+                        r"rows \(\d+ % of the input\); nothing written \(complete checkpoints are kept\)",
                         err.splitlines()[0])
     assert sorted(os.listdir(tmp_path)) == ["big.jsonl", "ops.json", "out.jsonl.etlcore"]
     assert sorted(os.listdir(tmp_path / "out.jsonl.etlcore")) == ["logs", "result.json"]

@@ -329,10 +329,12 @@ def test_any_bytes_as_input_are_accounted_for(tmp_path_factory: pytest.TempPathF
     (folder / "in.jsonl").write_bytes(b"\n".join(data))
     response = run({}, [folder / "in.jsonl"], folder / "out.jsonl", workers=1)
     extra = response["etlcore"]
-    assert response["result"]["processStatus"] == 2, response["result"]["exceptionResult"]
+    all_invalid = 0 < extra["input_rows"] == extra["invalid_rows"]  # fails the run, says why, writes no output
+    assert response["result"]["processStatus"] == (4 if all_invalid else 2), response["result"]["exceptionResult"]
     assert extra["input_rows"] == extra["output_rows"] + extra["rejected_rows"] + extra["invalid_rows"]
     assert extra["input_rows"] == sum(1 for line in b"\n".join(data).split(b"\n") if line.strip())
-    written = (folder / "out.jsonl").read_bytes().splitlines()
+    written = [] if all_invalid else (folder / "out.jsonl").read_bytes().splitlines()
+    assert (folder / "out.jsonl").exists() != all_invalid
     invalid = (folder / "out.jsonl.etlcore" / "invalid.jsonl").read_bytes().splitlines()
     assert (len(written), len(invalid)) == (extra["output_rows"], extra["invalid_rows"])
 

@@ -4,13 +4,18 @@ and paths that cannot be used refused in words before anything is read (exit 2, 
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pytest
 from conftest import read_jsonl, write_jsonl
 
 from etlcore.cli import main
+from etlcore.operators.base import Mapper
+from etlcore.registry import _OPERATORS, register
 
 # Keeps documents of 3 words or more: of the 9 below, the first two are rejected.
 WORDS = {"filter": [{"name": "filter_check_number_words",
@@ -161,8 +166,6 @@ def test_a_rejects_file_fed_back_in_runs_and_keeps_each_earlier_verdict(here: Pa
 
 
 def test_run_table_keeps_an_earlier_verdict_and_leaves_rows_without_one_alone() -> None:
-    import pyarrow as pa
-
     from etlcore import Pipeline
 
     table = pa.table({"id": ["a", "b"], "text": ["one", "two"], "etl_stage": ["filter", None],
@@ -174,3 +177,107 @@ def test_run_table_keeps_an_earlier_verdict_and_leaves_rows_without_one_alone() 
          "etl_stage": "filter", "etl_operator": "filter_check_number_words", "etl_reason": "words=1"},
         {"id": "b", "text": "two", "etl_previous": None,
          "etl_stage": "filter", "etl_operator": "filter_check_number_words", "etl_reason": "words=1"}]
+
+
+# Item 5: a typo is not mistaken for an empty corpus: when every row is invalid, the run accounts for them
+# (invalid.jsonl) but fails, with the reason in the result and on stderr, and writes no output.
+def test_every_row_invalid_for_one_reason_fails_the_run_and_says_why(here: Path,
+                                                                    capfd: pytest.CaptureFixture[str]) -> None:
+    code, out, err = etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "--text-column", "body",
+                             "docs.jsonl")
+    reason = ("every row of the input is invalid: missing text field 'body' (9 rows; see "
+              "out.jsonl.etlcore/invalid.jsonl)")
+    assert code == 1
+    response = orjson.loads(out)
+    assert (response["result"]["processStatus"], response["result"]["exceptionResult"]) == (4, reason)
+    assert err.splitlines() == ["input = output + rejected + invalid: 9 = 0 + 0 + 9 (ok)",
+                                f"etlcore: failed after {err.split(' after ')[1].split('s:')[0]}s: {reason}"]
+    assert [row["reason"] for row in read_jsonl(here / "out.jsonl.etlcore" / "invalid.jsonl")] == [
+        "missing text field 'body'"] * 9
+    assert not (here / "out.jsonl").exists()
+    code, _, err = etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "--text-column", "body",
+                           "--quiet", "docs.jsonl")
+    assert code == 1 and err.splitlines()[1].endswith(reason)  # --quiet keeps a failure's reason
+
+
+def test_every_row_invalid_for_different_reasons_fails_too(here: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    (here / "mixed.jsonl").write_bytes(b'{"text": 1}\nnot json\n')
+    code, out, _ = etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "mixed.jsonl")
+    assert code == 1
+    assert orjson.loads(out)["result"]["exceptionResult"] == (
+        "every row of the input is invalid, for different reasons; the first: text field 'text' is not a string "
+        "(got number) (2 rows; see out.jsonl.etlcore/invalid.jsonl)")
+
+
+class StopHere(Mapper):
+    """Test mapper: asks the run to stop (as Ctrl-C does) when it meets a text saying 'stop'."""
+
+    name = "toy_stop_here"
+    stage = "clean"
+
+    def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
+        if any(text == "stop" for text in texts.to_pylist()):
+            os.kill(os.getpid(), signal.SIGINT)
+        return texts
+
+
+class StopLater(StopHere):
+    """Test mapper: the same in the last stage."""
+
+    name = "toy_stop_later"
+    stage = "desensitization"
+
+
+@pytest.fixture
+def stoppers(toy_operators: None) -> Iterator[None]:
+    for cls in (StopHere, StopLater):
+        register(cls)
+    try:
+        yield
+    finally:
+        for cls in (StopHere, StopLater):
+            _OPERATORS.pop(cls.name, None)
+
+
+# Item 8: a run that stopped or failed says in words how far it got; never a false MISMATCH or a false ok.
+@pytest.mark.parametrize(("config", "line", "summary"), [
+    ({"clean": [{"name": "toy_stop_here"}]},
+     "the run stopped after reading 4 rows (40 % of the input)", "stopped after {s}s: interrupted by the user"),
+    ({"filter": [{"name": "toy_boom"}]},
+     "the run failed after reading 4 rows (40 % of the input)",
+     "failed after {s}s: operator 'toy_boom' in stage 'filter' failed: ValueError: boom found"),
+    ({"deduplication": [{"name": "toy_exact_dedup"}], "desensitization": [{"name": "toy_stop_later"}]},
+     "the run stopped in desensitization, after reading all 10 rows of the input",
+     "stopped after {s}s: interrupted by the user"),
+])
+def test_a_stopped_or_failed_run_says_how_far_it_got(here: Path, capfd: pytest.CaptureFixture[str], stoppers: None,
+                                                     config: dict, line: str, summary: str) -> None:
+    texts = ["aaaa", "bbbb", "cccc", "dddd", "stop", "boom", "eeee", "ffff", "gggg", "hhhh"]
+    # 10 lines of 26 bytes: the share read is exact
+    write_jsonl(here / "in.jsonl", [{"id": str(n), "text": text} for n, text in enumerate(texts)])
+    (here / "stop.json").write_bytes(orjson.dumps(config))
+    code, out, err = etlcore(capfd, "run", "--config", "stop.json", "--output", "out.jsonl", "--batch-size", "2",
+                             "--workers", "1", "in.jsonl")
+    seconds = err.split(" after ")[-1].split("s:")[0]
+    assert err.splitlines() == [f"input = output + rejected + invalid: not checked, {line}; nothing written "
+                                "(complete checkpoints are kept)", "etlcore: " + summary.format(s=seconds)]
+    assert code == (130 if "stopped" in line else 1)
+    assert orjson.loads(out)["etlcore"]["accounting"] == err.splitlines()[0]
+    assert not (here / "out.jsonl").exists()
+
+
+# Item 10: a library call prints nothing; the accounting is in the result and in the "etlcore" log.
+def test_a_library_run_prints_nothing(here: Path, capfd: pytest.CaptureFixture[str],
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    import etlcore as library
+
+    with caplog.at_level(logging.INFO, logger="etlcore"):
+        response = library.run(WORDS, ["docs.jsonl"], "out.jsonl", quiet=True)
+    assert capfd.readouterr() == ("", "")
+    accounting = "input = output + rejected + invalid: 9 = 7 + 2 + 0 (ok)"
+    assert response["etlcore"]["accounting"] == accounting
+    assert accounting in caplog.messages
+    library.run(WORDS, ["docs.jsonl"], "again.jsonl", quiet=False)  # asked for: the lines the command prints
+    assert capfd.readouterr().err.splitlines()[0] == accounting

@@ -7,6 +7,8 @@ Library interface (SPEC section 8):
     etlcore.simhash_fingerprints(texts) -> numpy uint64 array         # deduplication's fingerprints
 """
 
+import logging
+
 __version__ = "0.1.0"
 
 from etlcore import registry
@@ -16,3 +18,6 @@ from etlcore.runner import run
 from etlcore.simhash import simhash_fingerprints
 
 __all__ = ["ConfigError", "EtlError", "Pipeline", "__version__", "registry", "run", "simhash_fingerprints"]
+
+# A library prints nothing unless asked: what a run says goes to this logger (and to the run's log file).
+logging.getLogger("etlcore").addHandler(logging.NullHandler())

@@ -19,7 +19,7 @@ from etlcore.config import SAVE_PREFIX, image_problem
 from etlcore.errors import EtlError
 from etlcore.registry import CONTRACT, STAGES, by_stage, operators
 from etlcore.report import DONE, TERMINATED
-from etlcore.runner import run
+from etlcore.runner import report_on_stderr, run
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="longer input lines go to the invalid file")
     run_cmd.add_argument("--workers", type=_positive, default=None, help=WORKERS_HELP)
     _add_engine_arguments(run_cmd)
-    run_cmd.add_argument("--quiet", action="store_true", help="no summary line on stderr")
+    run_cmd.add_argument("--quiet", action="store_true",
+                         help="no progress, resume or summary line on stderr (the accounting line and a failure's "
+                              "reason stay)")
 
     analyse_cmd = commands.add_parser("analyse", help="every filter statistic per document, and an HTML report")
     analyse_cmd.add_argument("inputs", nargs="+", metavar="INPUT")
@@ -178,6 +180,8 @@ def _run(args: argparse.Namespace) -> int:
     response = run(args.config or default_config(), args.inputs, args.output, work_dir=args.work_dir,
                    text_column=args.text_column, id_column=args.id_column, batch_size=args.batch_size,
                    max_line_bytes=args.max_line_bytes, quiet=args.quiet, **_engine_options(args))
+    if args.quiet:  # the run printed nothing: the accounting line (and a failure's reason) still belong here
+        report_on_stderr(response, summary=False)
     _print_json(response)
     return _exit_code(response)
 
@@ -220,7 +224,7 @@ def _task(args: argparse.Namespace) -> int:
         store = TaskStore(Path(args.store))  # the one command that makes a store
         task_id = service.create(store, body, Path(args.allow_root or "."), default_config())
         _print_json({"task_id": task_id})
-        return _exit_code(service.run_task(store, task_id, **options)) if args.run else EXIT_OK
+        return _report_task_run(service.run_task(store, task_id, **options)) if args.run else EXIT_OK
     try:  # every other action reads: a store that does not exist is not created for it
         store = TaskStore(Path(args.store), create=False)
     except StoreMissing as missing:
@@ -232,10 +236,8 @@ def _task(args: argparse.Namespace) -> int:
             print(f"etlcore: no tasks: {missing.message}", file=sys.stderr)
         return EXIT_OK
     if args.action == "run":
-        response = service.run_task(store, args.task_id, allowed_root=args.allow_root and Path(args.allow_root),
-                                    **_engine_options(args))
-        _print_json(response)
-        return _exit_code(response)
+        return _report_task_run(service.run_task(store, args.task_id, **_engine_options(args),
+                                                 allowed_root=args.allow_root and Path(args.allow_root)))
     if args.action == "detail":
         _print_json(service.detail(store, args.task_id))
     elif args.action == "stop":
@@ -257,6 +259,12 @@ def _print_tasks(tasks: list[dict[str, Any]], as_json: bool) -> None:
     for t in tasks:
         print(f"{t['task_id']:<22}{t['template']:<22}{t['status_text']:<13}{t['created']:<27}"
               f"{rows(t['input_rows']):>10}{rows(t['output_rows']):>10}  {t['name']}")
+
+
+def _report_task_run(response: dict[str, Any]) -> int:
+    report_on_stderr(response)  # a task runs quietly, as a library call does
+    _print_json(response)
+    return _exit_code(response)
 
 
 def _serve(args: argparse.Namespace) -> int:

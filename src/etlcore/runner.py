@@ -93,12 +93,33 @@ class Tally:
         return (f"input = output + rejected + invalid: {self.input} = {self.output} + {self.rejected} + "
                 f"{self.invalid} ({mark})")
 
-    def stopped_line(self, status: int) -> str:
+    def stopped_line(self, status: int, read: Reading) -> str:
         """For a run that did not finish: the rows in hand when it stopped were dropped with its output,
-        so the sum cannot hold and is not checked; nothing but complete checkpoints is kept."""
+        so the sum cannot hold and is not checked; it says in words how far the run got."""
         how = "failed" if status == FAILED else "stopped"
-        return (f"input = output + rejected + invalid: not checked, the run {how} after reading {self.input} "
-                "rows; it wrote no output, rejects or invalid file (complete checkpoints are kept)")
+        if read.all:
+            where = f" in {read.phase}" if read.phase else ""
+            got = f"{how}{where}, after reading all {self.input} rows of the input"
+        else:
+            share = (f" ({int(read.share * 100)} % of the input)" if read.share is not None
+                     else ", not all of the input")
+            got = f"{how} after reading {self.input} rows{share}"
+        return (f"input = output + rejected + invalid: not checked, the run {got}; nothing written "
+                "(complete checkpoints are kept)")
+
+
+@dataclass
+class Reading:
+    """How far a run got through its input, for the accounting line of a run that did not finish."""
+
+    all: bool = False  # every input row was read (a pass over the input files ended, or a checkpoint has them)
+    bytes: int = 0  # of the input files read so far
+    total_bytes: int | None = None  # of all input files, when none is compressed
+    phase: str = ""  # the stages of the pass running
+
+    @property
+    def share(self) -> float | None:
+        return min(self.bytes / self.total_bytes, 1.0) if self.total_bytes else None
 
 
 class RowsLost(RuntimeError):
@@ -180,12 +201,15 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
                    for stage in pipeline_config.checkpoints}
     job = _Job(pipeline, options, work, sink, JsonlSink(Path(paths["rejects"])), JsonlSink(Path(paths["invalid"])),
                checkpoints)
+    input_bytes = sum(f.path.stat().st_size for f in files)
+    uncompressed = not any(f.compression for f in files)
+    job.reading.total_bytes = input_bytes if uncompressed else None
     status, failed_stage, reason = DONE, None, ""
+    unusable: str | None = None  # every row read to the end was invalid
     clock = time.perf_counter()
     pool = None
     try:
         interruptible.check()
-        input_bytes = sum(f.path.stat().st_size for f in files)
         if engine == "ray":
             from etlcore.ray_engine import RayWorkers
 
@@ -195,12 +219,18 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
                            stop_requested=lambda: interruptible.requested)
         log.info("etlcore %s: %d input files, engine %s, %d workers, config stages %s", __version__, len(files),
                  engine, pool.count, {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
-        uncompressed = not any(f.compression for f in files)
-        job.progress = Progress(Progress.wanted(quiet), input_bytes if uncompressed else None)
+        job.progress = Progress(Progress.wanted(quiet), job.reading.total_bytes)
         job.run(files, pool, interruptible)
         if not job.tally.balanced():
             raise RowsLost(f"rows were lost: {job.tally.line()}")
-        job.commit()
+        unusable = job.unusable() if output is not None else None
+        if unusable:  # accounted for (the invalid file is written), but no output: the run failed
+            status, reason = FAILED, unusable
+            job.sink.abort()
+            job.rejects.commit()
+            job.invalid.commit()
+        else:
+            job.commit()
     except KeyboardInterrupt:
         status, reason = TERMINATED, _stop_reason(interruptible.received)
         job.abort()
@@ -220,8 +250,8 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
     # A run that stopped or failed dropped the rows in hand with its output: the sum is checked only for a
     # finished run, and shown for one that failed because it did not hold.
     lost = reason.startswith(RowsLost.__name__)
-    accounting = job.tally.line() if status == DONE or lost else job.tally.stopped_line(status)
-    print(accounting, file=sys.stderr)
+    finished = status == DONE or lost or (unusable is not None and reason == unusable)
+    accounting = job.tally.line() if finished else job.tally.stopped_line(status, job.reading)
     log.info(accounting)
     result = stage_results(job.pipeline, job.counts, exported=job.tally.output if status == DONE else 0,
                            unprocessed=0 if status == DONE else job.tally.input - job.tally.invalid,
@@ -231,13 +261,14 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
         source_name=", ".join(map(str, input_list)),
         dest_name=str(output or ""), log_path=str(log_path), started=started, finished=datetime.now(),
         entity_count=job.tally.input, process_status=status, exception=reason,
-        extra=_extras(job, seconds, paths, interruptible.received),
+        extra={**_extras(job, seconds, paths, interruptible.received), "accounting": accounting,
+               "summary": _summary(status, job.tally, seconds, reason)},
     )
     response = detail_response(info, pipeline_config.operations, result)
     write_atomic(Path(paths["result"]), orjson.dumps(response, option=orjson.OPT_INDENT_2))
+    log.info(response["etlcore"]["summary"])
     if not quiet:
-        print(f"etlcore: {_summary(status, job.tally, seconds)}", file=sys.stderr)
-    log.info(_summary(status, job.tally, seconds))
+        report_on_stderr(response)
     logging.getLogger("etlcore").removeHandler(handler)
     handler.stream.close()
     return response
@@ -292,6 +323,10 @@ class _Job:
         self.writing: ParquetSink | None = None  # a checkpoint or spool being written
         self.progress = Progress(enabled=False, total_bytes=None)
         self.resumed_from: str | None = None
+        self.stages_run: list[str] = []  # the stages this run ran (none: resumed after the last one)
+        self.reading = Reading()
+        self.invalid_reason: str | None = None  # of the first invalid row
+        self.invalid_alike = True  # every invalid row so far for that same reason
         self.spool = work / "deduplication-input.parquet"
         self._ids = pa.array([], pa.string())  # of the documents deduplication decided on
 
@@ -301,6 +336,8 @@ class _Job:
         if self.resumed_from:
             todo = todo[todo.index(self.resumed_from) + 1:]
         passes = plan_passes(todo, set(self.checkpoints) & set(todo))
+        self.stages_run = [stage for stage in todo if self.pipeline.operators.get(stage)]
+        self.reading.all = source is not None  # a checkpoint holds what came of every input row
         fingerprints: list[list[np.ndarray]] = []
         ids: list[pa.Array] = []
         duplicates: Duplicates | None = None
@@ -314,6 +351,7 @@ class _Job:
             destination = None if final else self._destination(step, source)
             encode = final and isinstance(self.sink, JsonlSink)
             self.progress.phase(" + ".join(step.stages) if step.stages else "deduplication")
+            self.reading.phase = " + ".join(step.stages) if step.stages else "deduplication"
             counting = step.fingerprint and self.pipeline.counts_lines
             line_counts, documents = LineCounts() if counting else None, 0
             dedup = "lines" if counting else "fingerprint" if step.fingerprint else ""
@@ -325,6 +363,7 @@ class _Job:
                     documents += result.rows
                 if dedup == "fingerprint":
                     self._keep_fingerprints(result, fingerprints, ids)
+            self.reading.all = True  # this pass, and any before it, read every input row
             if step.deduplicated and source == self.spool:
                 self.spool.unlink(missing_ok=True)
             if destination is not None:
@@ -372,8 +411,15 @@ class _Job:
 
     def _take(self, result: ChunkResult, destination: ParquetSink | None, final: bool) -> None:
         self.progress.advance(result.rows_read, result.bytes_read)
+        if not self.reading.all:
+            self.reading.bytes += result.bytes_read
         self.tally.input += result.rows_read
         self.tally.invalid += len(result.invalid)
+        for row in result.invalid:
+            if self.invalid_reason is None:
+                self.invalid_reason = row.reason
+            elif row.reason != self.invalid_reason:
+                self.invalid_alike = False
         self.invalid.write_rows(row.to_json() for row in result.invalid)
         self.counts.add(result.counts)
         self.rejects.write_encoded(result.rejects)
@@ -420,6 +466,18 @@ class _Job:
         self.invalid.flush()
         checkpoint.save(self.counts, dataclasses.asdict(self.tally), self.rejects.temporary, self.invalid.temporary)
         log.info("checkpoint of stage %s written: %s", checkpoint.stage, checkpoint.folder)
+
+    def unusable(self) -> str | None:
+        """Why a run that read its input to the end still failed: every row was invalid (a --text-column
+        no row has, a file that is not JSON lines), which must not pass for an empty corpus."""
+        if not self.tally.input or self.tally.invalid != self.tally.input:
+            return None
+        where = f"{self.tally.invalid} rows; see {self.invalid.path}"
+        if self.invalid_reason is None:  # resumed from a checkpoint: the reasons are in the file
+            return f"every row of the input is invalid ({where})"
+        if self.invalid_alike:
+            return f"every row of the input is invalid: {self.invalid_reason} ({where})"
+        return f"every row of the input is invalid, for different reasons; the first: {self.invalid_reason} ({where})"
 
     def commit(self) -> None:
         for sink in (self.sink, self.rejects, self.invalid):
@@ -474,11 +532,31 @@ def _extras(job: _Job, seconds: float, paths: dict[str, str], stop_signal: int |
                       for stage, counts in job.counts.operators.items() for c in counts],
         "paths": paths,
         "resumed_after": job.resumed_from,  # the stage whose checkpoint this run went on from, if any
+        "stages_run": job.stages_run,  # the configured stages this run ran (none: resumed after the last)
         "stopped_by": signal.Signals(stop_signal).name if stop_signal else None,  # SIGINT or SIGTERM
     }
 
 
-def _summary(status: int, tally: Tally, seconds: float) -> str:
-    word = {DONE: "done", FAILED: "failed", TERMINATED: "terminated"}[status]
-    return (f"{word}: {tally.input} rows in {seconds:.2f}s, {tally.output} written, {tally.rejected} rejected, "
-            f"{tally.invalid} invalid")
+def _summary(status: int, tally: Tally, seconds: float, reason: str) -> str:
+    if status == DONE:
+        return (f"done: {tally.input} rows in {seconds:.2f}s, {tally.output} written, {tally.rejected} rejected, "
+                f"{tally.invalid} invalid")
+    word = "failed" if status == FAILED else "stopped"
+    return f"{word} after {seconds:.2f}s: {reason}"
+
+
+def report_on_stderr(response: dict[str, Any], summary: bool = True) -> None:
+    """What a person running etlcore reads on stderr after a run: the stage it resumed after, the
+    accounting line, and the summary (a failure's reason even without `summary`). A library call
+    prints nothing unless asked (`quiet=False`); the same lines are in the log and the result JSON."""
+    extra = response.get("etlcore", {})
+    if "accounting" not in extra:  # an analysis task: no run, no accounting
+        return
+    lines = []
+    if summary and extra.get("resumed_after"):
+        nothing = "" if extra.get("stages_run") else ": nothing left to do"
+        lines.append(f"etlcore: resumed after {extra['resumed_after']}{nothing}")
+    lines.append(extra["accounting"])
+    if summary or response["result"]["processStatus"] == FAILED:
+        lines.append(f"etlcore: {extra['summary']}")
+    sys.stderr.write("".join(line + "\n" for line in lines))
