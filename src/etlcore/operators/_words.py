@@ -219,26 +219,32 @@ def segmented_joined(texts: list[str]) -> list[str] | None:
 def words(texts: pa.Array) -> pa.LargeListArray:
     """Per document, its words (see the module docstring), as a list array in document order."""
     chinese = is_chinese(texts)
-    tokens = pc.utf8_split_whitespace(texts).cast(pa.large_list(pa.large_string()))
     if chinese.any():
         rows = np.flatnonzero(chinese)
         chinese_texts = texts.take(pa.array(rows)).to_pylist()
         joined = segmented_joined(chinese_texts)
-        if joined is not None:
-            chinese_tokens = pc.split_pattern(pa.array(joined, pa.large_string()), _TOKEN_SEPARATOR).cast(
-                pa.large_list(pa.large_string()))
-        else:
-            segmented = [segment(text) for text in chinese_texts]
-            offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-            np.cumsum([len(words) for words in segmented], out=offsets[1:])
-            values = pa.array(chain.from_iterable(segmented), pa.large_string(), size=int(offsets[-1]))
-            chinese_tokens = pa.LargeListArray.from_arrays(pa.array(offsets), values)
+        if joined is not None and not pc.any(pc.match_substring(texts, _TOKEN_SEPARATOR)).as_py():
+            # Every document as one string of its tokens joined by the separator, split in one call.
+            other = pc.binary_join(pc.utf8_split_whitespace(texts), _TOKEN_SEPARATOR)
+            in_place = np.full(len(texts), None, dtype=object)
+            in_place[rows] = joined
+            all_joined = pc.if_else(pa.array(chinese), pa.array(in_place, pa.large_string()),
+                                    other.cast(pa.large_string()))
+            return _strip_special(pc.split_pattern(all_joined, _TOKEN_SEPARATOR).cast(
+                pa.large_list(pa.large_string())))
+        segmented = [segment(text) for text in chinese_texts]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(words) for words in segmented], out=offsets[1:])
+        values = pa.array(chain.from_iterable(segmented), pa.large_string(), size=int(offsets[-1]))
+        chinese_tokens = pa.LargeListArray.from_arrays(pa.array(offsets), values)
         # Put each Chinese document's tokens in its place: all documents in order, picking per row.
+        tokens = pc.utf8_split_whitespace(texts).cast(pa.large_list(pa.large_string()))
         order = np.empty(len(texts), dtype=np.int64)
         order[~chinese] = np.arange(int((~chinese).sum()))
         order[chinese] = np.arange(len(rows)) + int((~chinese).sum())
-        tokens = pa.concat_arrays([tokens.filter(pa.array(~chinese)), chinese_tokens]).take(pa.array(order))
-    return _strip_special(tokens)
+        return _strip_special(pa.concat_arrays([tokens.filter(pa.array(~chinese)), chinese_tokens]).take(
+            pa.array(order)))
+    return _strip_special(pc.utf8_split_whitespace(texts).cast(pa.large_list(pa.large_string())))
 
 
 def _strip_special(tokens: pa.LargeListArray) -> pa.LargeListArray:
