@@ -141,6 +141,8 @@ def test_words_of_a_batch_are_each_documents_own_segmentation_line_by_line() -> 
     assert alone[2] == ["我", "爱", "北京", "天安门", "\x00", "你好", "世界"]  # NUL is no special character
     assert words(pa.array(texts)).to_pylist() == alone
     assert words(pa.array([texts[0], texts[1], texts[4]])).to_pylist() == [alone[0], alone[1], alone[4]]
+    # NUL in a document that is not Chinese: split on whitespace only, as always.
+    assert words(pa.array(["Hello\x00 world", texts[0]])).to_pylist() == [["Hello\x00", "world"], alone[0]]
 
 
 @pytest.mark.parametrize(("text", "expected"), [
