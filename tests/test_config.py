@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -233,3 +235,13 @@ def test_deduplication_optional_args_are_checked_like_any_other() -> None:
         "operator 'deduplication_simhash' arg 'frequent_line_share': value 2 is out of range, "
         "allowed: number in [0, 1]",
     ]
+
+
+def test_a_config_loads_the_modules_of_its_own_operators_only() -> None:
+    """Starting a run of a light config does not build every other operator's tables (about a second)."""
+    code = ("import sys, etlcore.config as c; "
+            "c.load_config({'clean': [{'name': 'replace_upper2lower'}, {'name': 'cut', 'args': {'max_length': 9}}]}); "
+            "print(sorted(m for m in sys.modules if m.startswith('etlcore.operators.')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["['etlcore.operators.base',", "'etlcore.operators.cut',",
+                                   "'etlcore.operators.replace_upper2lower']"]

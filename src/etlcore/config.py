@@ -13,7 +13,7 @@ import orjson
 
 from etlcore.errors import ConfigError, EtlError
 from etlcore.operators.base import Operator
-from etlcore.registry import CONTRACT, STAGES, operators
+from etlcore.registry import CONTRACT, STAGES, operator, operators
 
 SAVE_PREFIX = "save_pipeline_"
 
@@ -219,7 +219,7 @@ def _check_save_marker(stage: str, name: str, args: dict, is_last: bool) -> list
 
 def _check_step(stage: str, name: str, args: dict, position: int,
                 from_text: bool) -> tuple[Step | None, list[str]]:
-    cls = operators().get(name)
+    cls = operator(name)
     if cls is None:
         return None, [_unknown_operator(name, stage, position)]
     if cls.stage != stage:

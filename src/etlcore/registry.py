@@ -1,6 +1,8 @@
 """The operator registry: every operator class by name, and which kind each stage takes.
 
-Operator modules register themselves with `@register`; `operators()` imports them all once.
+Operator modules register themselves with `@register`; `operators()` imports them all once, `operator(name)`
+only the module of that one (a module is named after its operator), so that a run of a light config does
+not pay for building the tables and loading the libraries of every other operator.
 """
 
 from __future__ import annotations
@@ -84,6 +86,17 @@ def operators() -> dict[str, type[Operator]]:
                 importlib.import_module(f"etlcore.operators.{module.name}")
         _loaded = True
     return _OPERATORS
+
+
+def operator(name: str) -> type[Operator] | None:
+    """The operator class of that name, or None; imports its own module only."""
+    if name not in _OPERATORS and name in CONTRACT and not _loaded:
+        try:
+            importlib.import_module(f"etlcore.operators.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"etlcore.operators.{name}":  # a library the module needs: not a missing operator
+                raise
+    return _OPERATORS.get(name) or operators().get(name)
 
 
 def by_stage() -> dict[str, list[type[Operator]]]:

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -21,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from etlcore.config import PipelineConfig
-from etlcore.io.reader import Chunk, InvalidRow, ReadOptions, parse_chunk
+from etlcore.io.reader import Batch, Chunk, InvalidRow, ReadOptions, parse_chunk
 from etlcore.io.writer import table_jsonl
 from etlcore.pipeline import Counts, Pipeline
 from etlcore.simhash import LineCounts
@@ -95,11 +96,13 @@ def _serve(connection: Connection, config: PipelineConfig, options: ReadOptions)
         pass  # the main process is gone or stopping: nothing left to do
 
 
-def process_payload(pipeline: Pipeline, options: ReadOptions, payload: Payload, step: Step) -> ChunkResult:
-    """One payload through the stages of `step`: what the main process needs to account for it."""
+def process_payload(pipeline: Pipeline, options: ReadOptions, payload: Payload, step: Step,
+                    parsed: Batch | None = None) -> ChunkResult:
+    """One payload through the stages of `step`: what the main process needs to account for it.
+    `parsed`: the chunk's batch, when it was parsed ahead."""
     rejects: list[pa.Table] = []
     if isinstance(payload, Chunk):
-        batch = parse_chunk(payload, options)
+        batch = parsed if parsed is not None else parse_chunk(payload, options)
         result = ChunkResult(batch.table, pipeline.new_counts(), invalid=batch.invalid,
                              rows_read=batch.rows_read, bytes_read=payload.size)
     else:
@@ -168,8 +171,28 @@ class Workers:
         """Each payload of the source through `step`, results in input order."""
         items = ((payload, step) for payload in source.payloads(self.options))
         if not self._workers:
-            return (process_payload(*_state, *item) for item in items)
+            return self._in_process(items)
         return self._distribute(items)
+
+    def _in_process(self, items: Iterator[tuple[Payload, Step]]) -> Iterator[ChunkResult]:
+        """In this process, with the next chunk read and parsed by a second thread meanwhile: parsing
+        (pyarrow) and the stages and encoding (Arrow kernels, numba) let go of the GIL, so one worker
+        keeps two cores busy. At most one chunk is parsed ahead."""
+        pipeline, options = _state
+        with ThreadPoolExecutor(1, thread_name_prefix="etlcore-parse") as parser:
+            ahead: tuple[tuple[Payload, Step], Future[Batch] | None] | None = None
+            for item in items:
+                parsing = parser.submit(parse_chunk, item[0], options) if isinstance(item[0], Chunk) else None
+                if ahead is not None:
+                    yield self._finish(pipeline, options, *ahead)
+                ahead = (item, parsing)
+            if ahead is not None:
+                yield self._finish(pipeline, options, *ahead)
+
+    @staticmethod
+    def _finish(pipeline: Pipeline, options: ReadOptions, item: tuple[Payload, Step],
+                parsing: Future[Batch] | None) -> ChunkResult:
+        return process_payload(pipeline, options, *item, parsed=None if parsing is None else parsing.result())
 
     def _distribute(self, items: Iterator[tuple[Payload, Step]]) -> Iterator[ChunkResult]:
         idle = [connection for _, connection in self._workers]

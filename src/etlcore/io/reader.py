@@ -32,6 +32,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 import pyarrow.parquet as pq
 import zstandard
 
@@ -199,14 +200,127 @@ def parse_chunk(chunk: Chunk, options: ReadOptions) -> Batch:
             lines = os.pread(stream.fileno(), chunk.span[1], chunk.span[0])
     if chunk.first_line == 1 and lines.startswith(codecs.BOM_UTF8):  # the file's start: not part of a row
         lines = lines[len(codecs.BOM_UTF8):]
-    builder = _BatchBuilder(chunk.file, options, lines, chunk.first_line)
-    for line, raw in enumerate(lines.split(b"\n"), chunk.first_line):
+    if chunk.file.format == "jsonl" and not chunk.error:
+        batch = parse_whole_chunk(chunk.file, options, lines, chunk.first_line)
+        if batch is not None:
+            return batch
+    batch = parse_line_by_line(chunk.file, options, lines, chunk.first_line)
+    if chunk.error:
+        batch.invalid.append(chunk.error)
+    return batch
+
+
+def parse_line_by_line(file: InputFile, options: ReadOptions, lines: bytes, first_line: int) -> Batch:
+    """Each line parsed on its own: a bad line becomes an `InvalidRow` and costs no other line anything."""
+    builder = _BatchBuilder(file, options, lines, first_line)
+    for line, raw in enumerate(lines.split(b"\n"), first_line):
         raw = raw.rstrip(b"\r")
         if raw.strip():
             builder.add_line(line, raw)
-    if chunk.error:
-        builder.invalid.append(chunk.error)
     return builder.build()
+
+
+def parse_whole_chunk(file: InputFile, options: ReadOptions, lines: bytes, first_line: int) -> Batch | None:
+    """The chunk parsed by pyarrow in one call, when that gives exactly what parsing it line by line gives;
+    None when it may not (the caller then parses line by line, so one bad line costs only itself).
+
+    Taken only when every line is one JSON object (`{` first and `}` last, none blank, none over the size
+    limit), pyarrow reads one row per line, and every type holds its values exactly: strings, 64-bit
+    integers, booleans, nulls, arrays, and objects where every one has every key with a value. Numbers
+    with a fraction or beyond 64 bits, timestamps (pyarrow reads ISO dates as such), mixed types and
+    anything pyarrow refuses are left to the line parser, which keeps them exact."""
+    if not lines:
+        return None
+    data = np.frombuffer(lines, dtype=np.uint8)
+    ends = np.flatnonzero(data == 0x0A)
+    if len(ends) == 0 or ends[-1] != len(data) - 1:
+        ends = np.append(ends, len(data))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if (ends - starts).max() > options.max_line_bytes or (ends == starts).any():
+        return None
+    if not ((data[starts] == 0x7B).all() and (data[ends - 1] == 0x7D).all()):  # `{` ... `}`
+        return None
+    try:
+        table = pj.read_json(pa.BufferReader(lines), read_options=pj.ReadOptions(
+            block_size=max(1 << 20, int((ends - starts).max()) + 2)))
+        # pyarrow.json lets broken UTF-8 into strings, and builds `[null]` wrong: this finds both.
+        table.validate(full=True)
+    except pa.ArrowException:
+        return None
+    if table.num_rows != len(starts):  # two objects on one line
+        return None
+    text_column, id_column = options.text_column, options.id_column
+    names = table.column_names
+    if text_column not in names or table.schema.field(text_column).type != pa.string():
+        return None
+    if table[text_column].null_count:
+        return None
+    for column in table.itercolumns():
+        if not _holds_exactly(column):
+            return None
+    columns = [table[name] for name in names]
+    fields = list(table.schema)
+    identifiers = table[id_column] if id_column in names else None
+    if identifiers is not None and not (pa.types.is_string(identifiers.type) or identifiers.type == pa.int64()
+                                        or pa.types.is_null(identifiers.type)):
+        return None
+    if identifiers is None or identifiers.null_count:
+        fallback = pa.array([f"{file.source}:{line}" for line in range(first_line, first_line + len(starts))],
+                            pa.string())
+        identifiers = fallback if identifiers is None else pc.coalesce(identifiers.cast(pa.string()), fallback)
+    else:
+        identifiers = identifiers.cast(pa.string())
+    if id_column in names:
+        position = names.index(id_column)
+        columns[position], fields[position] = identifiers, pa.field(id_column, pa.string())
+    else:
+        columns.insert(0, identifiers)
+        fields.insert(0, pa.field(id_column, pa.string()))
+    return Batch(pa.Table.from_arrays(columns, schema=pa.schema(fields)))
+
+
+def _holds_exactly(column: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a column pyarrow read holds its JSON values as the line parser would (see `_typed_column`)."""
+    if type_nesting(column.type) > MAX_NESTING:
+        return False
+    stack = [column.type]
+    while stack:  # no fractions, timestamps or objects without keys anywhere in the type
+        item = stack.pop()
+        if pa.types.is_struct(item):
+            if item.num_fields == 0:
+                return False
+            stack.extend(item.field(i).type for i in range(item.num_fields))
+        elif pa.types.is_list(item):
+            stack.append(item.value_type)
+        elif not (pa.types.is_string(item) or item == pa.int64() or pa.types.is_boolean(item)
+                  or pa.types.is_null(item)):
+            return False
+    return not _has_struct_child_nulls(column)
+
+
+def _has_struct_child_nulls(column: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether some object lacks a key (or has it null: pyarrow does not tell them apart); the line parser
+    then keeps the field as JSON text, so that no key is added on output."""
+    arrays = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    pending = [array for array in arrays if _nests_struct(array.type)]
+    while pending:
+        array = pending.pop()
+        if pa.types.is_struct(array.type):
+            for index in range(array.type.num_fields):
+                child = pc.struct_field(array, [index])  # null where the object itself is null
+                if child.null_count > array.null_count:
+                    return True
+                if _nests_struct(child.type):
+                    pending.append(child)
+        elif pa.types.is_list(array.type):
+            pending.append(array.flatten())
+    return False
+
+
+def _nests_struct(arrow_type: pa.DataType) -> bool:
+    if pa.types.is_struct(arrow_type):
+        return True
+    return pa.types.is_list(arrow_type) and _nests_struct(arrow_type.value_type)
 
 
 def read_batches(files: list[InputFile], options: ReadOptions) -> Iterator[Batch]:
