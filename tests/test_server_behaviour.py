@@ -4,14 +4,18 @@ stopped a task, live counts while a task runs and paging through rejects."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import orjson
 import pytest
 import requests
-from serverkit import AK, SAMPLE, SK, ModelArts, Server, qianfan_data, wait_for
+from serverkit import AK, SAMPLE, SK, ModelArts, Server, big_corpus, qianfan_data, wait_for
+
+from etlcore.tasks.store import TaskStore
 
 pytest.importorskip("qianfan")
 pytest.importorskip("huaweicloudsdkmodelarts")
@@ -155,3 +159,33 @@ def test_behind_a_tls_proxy_the_forwarded_scheme_makes_the_origin_the_servers_ow
     proxied = requests.post(server.url + "/login", data=login, headers={**origin, "X-Forwarded-Proto": "https"},
                             allow_redirects=False, timeout=10)
     assert proxied.status_code == 303 and "etlcore_session" in proxied.headers["set-cookie"]
+
+
+def test_a_running_task_shows_its_counts_so_far(server: Server, root: Path) -> None:
+    big_corpus(root / "data" / "big.jsonl", 60)  # 20,160 rows: more than one chunk
+    data = qianfan_data(server)
+    task_id = data.create_dataset_etl_task("live", "data/big.jsonl", "work/q", LIGHT)["result"]
+
+    def running_with_counts() -> dict | None:
+        detail = data.get_dataset_etl_task_info(task_id).body["result"]
+        assert detail["processStatus"] in (1, 0), "the task ended before it showed any count"
+        return detail if detail["processStatus"] == 1 and detail["entityCount"] else None
+
+    wait_for(running_with_counts, every=0.02)
+    runner = TaskStore(server.store).get(task_id)["pid"]
+    os.kill(runner, signal.SIGSTOP)  # held still while the three views are read
+    try:
+        detail = data.get_dataset_etl_task_info(task_id).body["result"]
+        read, kept = detail["entityCount"], detail["remainingEntity"]
+        assert detail["processStatus"] == 1 and 0 < read < 20160 and 0 < kept <= read
+        shown = ModelArts(server).call("GET", "/{task_id}", task_id=task_id)
+        counts = shown["result"]
+        assert (shown["status"], counts["entity_count"], counts["remaining_entity"]) == (1, read, kept)
+        assert shown["result"]["rejected_rows"] + shown["result"]["invalid_rows"] == read - kept
+        page = _login(server).get(f"{server.url}/tasks/{task_id}", timeout=10).text
+        assert f"<th>input rows</th><td>{read:,}</td>" in page and f'<span id="kept">{kept:,}</span>' in page
+    finally:
+        os.kill(runner, signal.SIGCONT)
+    done = wait_for(lambda: (d := data.get_dataset_etl_task_info(task_id).body["result"])["processStatus"] == 2 and d)
+    assert done["entityCount"] == 20160
+    assert not (root / "work/q" / task_id / "work/progress.json").exists()

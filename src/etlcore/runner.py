@@ -34,7 +34,7 @@ from etlcore.io.paths import check_run_targets
 from etlcore.io.reader import WORK_DIR_SUFFIX, InputFile, ReadOptions, expand_inputs
 from etlcore.io.writer import JsonlSink, NullSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
 from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
-from etlcore.progress import Progress
+from etlcore.progress import LiveCounts, Progress
 from etlcore.registry import STAGES
 from etlcore.report import DONE, FAILED, TERMINATED, RunInfo, detail_response, stage_results
 from etlcore.simhash import LineCounts
@@ -322,6 +322,7 @@ class _Job:
         self.tally = Tally()
         self.writing: ParquetSink | None = None  # a checkpoint or spool being written
         self.progress = Progress(enabled=False, total_bytes=None)
+        self.live = LiveCounts(work)
         self.resumed_from: str | None = None
         self.stages_run: list[str] = []  # the stages this run ran (none: resumed after the last one)
         self.reading = Reading()
@@ -333,6 +334,7 @@ class _Job:
     def run(self, files: list[InputFile], workers: Workers, interruptible: _Interruptible) -> None:
         todo = [s for s in STAGES if s != "deduplication" or self.pipeline.deduplicators]
         source = self._resume(todo)  # None: the input files
+        self._report_live(force=True)
         if self.resumed_from:
             todo = todo[todo.index(self.resumed_from) + 1:]
         passes = plan_passes(todo, set(self.checkpoints) & set(todo))
@@ -424,6 +426,7 @@ class _Job:
         self.counts.add(result.counts)
         self.rejects.write_encoded(result.rejects)
         self.tally.rejected += result.rejected
+        self._report_live()
         if final:
             if result.encoded is not None:
                 self.sink.write_encoded(result.encoded)
@@ -432,6 +435,9 @@ class _Job:
             self.tally.output += result.rows
         elif destination is not None:
             destination.write(result.table)
+
+    def _report_live(self, force: bool = False) -> None:
+        self.live.update(self.tally.input, self.tally.rejected, self.tally.invalid, force)
 
     def _decide(self, fingerprints: list[list[np.ndarray]], ids: list[pa.Array], rows: Path | None) -> Duplicates:
         """Decide over the fingerprints of the documents in `rows` (the Parquet they were spooled to, in
@@ -482,12 +488,14 @@ class _Job:
     def commit(self) -> None:
         for sink in (self.sink, self.rejects, self.invalid):
             sink.commit()
+        self.live.clear()  # the result has the counts now
 
     def abort(self) -> None:
         for sink in (self.sink, self.rejects, self.invalid, self.writing):
             if sink is not None:
                 sink.abort()
         self.spool.unlink(missing_ok=True)
+        self.live.clear()
 
 
 def _stop_reason(received: int | None) -> str:

@@ -187,7 +187,7 @@ def _jsonl(path: Path) -> Any:
 async def _list(request: Request) -> Response:
     tasks = await run_in_threadpool(request.app.state.store.all)
     rows = []
-    for task in reversed(tasks):
+    for task in map(service.with_live_counts, reversed(tasks)):
         code, word = _status_word(task)
         rows.append(
             f'<tr><td class="id"><a href="/tasks/{escape(task["id"])}">{escape(task["id"])}</a></td>'
@@ -228,7 +228,7 @@ def _funnel(detail: dict[str, Any]) -> str:
 async def _task_page(request: Request) -> Response:
     state = request.app.state
     task_id = request.path_params["task_id"]
-    task = await run_in_threadpool(state.store.get, task_id)
+    task = service.with_live_counts(await run_in_threadpool(state.store.get, task_id))
     detail = (await run_in_threadpool(service.detail, state.store, task_id))["result"]
     code, word = _status_word(task)
     work = Path(task["task_dir"]) / "work"
@@ -236,7 +236,9 @@ async def _task_page(request: Request) -> Response:
              ("template", escape(task["template"])), ("inputs", escape(", ".join(orjson.loads(task["inputs"])))),
              ("task folder", escape(task["task_dir"])), ("created", _time(task["created"])),
              ("started", _time(task["started"])), ("finished", _time(task["finished"])),
-             ("input rows", _count(task["input_rows"])), ("output rows", _count(task["output_rows"])),
+             ("input rows", _count(task["input_rows"])),
+             ("kept so far", f'<span id="kept">{_count(task["kept_rows"])}</span>') if "kept_rows" in task
+             else ("output rows", _count(task["output_rows"])),
              ("rejected", _count(task["rejected_rows"])), ("invalid", _count(task["invalid_rows"]))]
     if detail.get("exceptionResult"):
         facts.append(("why", f'<span class="s4">{escape(detail["exceptionResult"])}</span>'))

@@ -108,6 +108,7 @@ def _version_name(state: Any, task: dict[str, Any]) -> str:
 
 
 def _describe(state: Any, task: dict[str, Any]) -> dict[str, Any]:
+    task = service.with_live_counts(task)
     body = orjson.loads(task["body"])
     detail = service.detail(state.store, task["id"])["result"]
     versions = _runs(state, task)
@@ -135,6 +136,7 @@ def _runs(state: Any, task: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _version(state: Any, run: dict[str, Any], task_id: str) -> dict[str, Any]:
+    run = service.with_live_counts(run)
     body = orjson.loads(run["body"])
     detail = service.detail(state.store, run["id"])["result"]
     output = run["output_rows"] or 0

@@ -29,6 +29,7 @@ from etlcore.config import OPERATOR_PARAMS, check_document, image_problem, load_
 from etlcore.errors import ConfigError, EtlError, json_kind
 from etlcore.io.writer import write_atomic
 from etlcore.pipeline import Counts, OperatorCount
+from etlcore.progress import read_live_counts
 from etlcore.registry import STAGES, operators
 from etlcore.report import (
     DONE,
@@ -327,7 +328,27 @@ def detail(store: TaskStore, task_id: str) -> dict[str, Any]:
                              f"{task_id}` resumes it from its checkpoints" if gone else "")
     response = detail_response(info, config, stage_results(outline, outline.new_counts(), exported=0))  # type: ignore[arg-type]
     response["result"]["etlTaskId"] = task_id
+    live = live_counts(task)
+    if live is not None:  # read so far, and not (yet) rejected or invalid
+        response["result"].update(entityCount=live["rows_read"], remainingEntity=live["kept"])
+        response["etlcore"] = {"progress": live}
     return response
+
+
+def with_live_counts(task: dict[str, Any]) -> dict[str, Any]:
+    """The task with its row counts so far while it runs (the store has them once a run ends)."""
+    live = live_counts(task)
+    if live is None:
+        return task
+    return {**task, "input_rows": live["rows_read"], "rejected_rows": live["rejected"], "invalid_rows": live["invalid"],
+            "kept_rows": live["kept"]}
+
+
+def live_counts(task: dict[str, Any]) -> dict[str, Any] | None:
+    """The counts so far of the task's run, while it runs: rows read, rejected, invalid, kept."""
+    if task["status"] != RUNNING or not task["started"]:
+        return None
+    return read_live_counts(Path(task["task_dir"]) / "work", since=task["started"])
 
 
 class _Outline:
