@@ -106,17 +106,18 @@ def test_a_failed_run_resumes_after_its_last_checkpoint_with_the_same_output(
 def test_a_changed_config_or_input_invalidates_the_checkpoints_it_affects(tmp_path: Path) -> None:
     corpus = sample_input(tmp_path)
     out = tmp_path / "job" / "out.jsonl"
-    etlcore.run(config(), [corpus], out, batch_size=50)
+    etlcore.run(config(), [corpus], out, batch_size=50, keep_checkpoints=True)
     # Desensitization comes after both checkpoints: they still hold.
     changed_tail = config(desensitization=[{"name": "replace_emails"}])
-    assert etlcore.run(changed_tail, [corpus], out)["etlcore"]["resumed_after"] == "deduplication"
+    resumed = etlcore.run(changed_tail, [corpus], out, keep_checkpoints=True)
+    assert resumed["etlcore"]["resumed_after"] == "deduplication"
     reference = etlcore.run(changed_tail, [corpus], tmp_path / "reference" / "out.jsonl")
-    assert (out.read_bytes(), comparable(etlcore.run(changed_tail, [corpus], out))) == (
+    assert (out.read_bytes(), comparable(etlcore.run(changed_tail, [corpus], out, keep_checkpoints=True))) == (
         (tmp_path / "reference" / "out.jsonl").read_bytes(), comparable(reference))
     # A filter's cutoff changes what both checkpoints hold: the run starts over, and replaces them.
     stricter = config(number_words_min=50)
-    assert etlcore.run(stricter, [corpus], out)["etlcore"]["resumed_after"] is None
-    assert etlcore.run(stricter, [corpus], out)["etlcore"]["resumed_after"] == "deduplication"
+    assert etlcore.run(stricter, [corpus], out, keep_checkpoints=True)["etlcore"]["resumed_after"] is None
+    assert etlcore.run(stricter, [corpus], out, keep_checkpoints=True)["etlcore"]["resumed_after"] == "deduplication"
     # So does a changed input.
     with corpus.open("ab") as more:
         more.write(b'{"id": "new", "text": "one more document with enough words in it"}\n')

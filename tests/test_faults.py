@@ -67,7 +67,7 @@ def test_row_nested_deeper_than_the_limit_goes_to_invalid(tmp_path: Path, capfd:
     source.write_bytes(b"\n".join([orjson.dumps(kept[0]), deep[0], orjson.dumps(kept[1]), deep[1], deep[2],
                                    orjson.dumps(kept[2]), deep[3], deep[4]]) + b"\n")
     output = tmp_path / output_name
-    code, counts, work = etl(tmp_path, capfd, CHECKPOINT_AND_DEDUP, [source], output)
+    code, counts, work = etl(tmp_path, capfd, CHECKPOINT_AND_DEDUP, [source], output, "--keep-checkpoints")
     assert (code, counts) == (0, (8, 3, 0, 5))
     invalid = read_jsonl(work / "invalid.jsonl")
     assert [(row["line"], row["raw"].encode()) for row in invalid] == [(2, deep[0]), (4, deep[1]), (5, deep[2]),

@@ -65,7 +65,7 @@ def test_a_ray_run_resumes_from_the_checkpoints_of_a_local_run(tmp_path: Path, l
     inputs = _corpus(tmp_path / "in")
     config = default_config()
     output = tmp_path / "out.jsonl"
-    first = etlcore.run(config, inputs, output, batch_size=25)
+    first = etlcore.run(config, inputs, output, batch_size=25, keep_checkpoints=True)
     expected = output.read_bytes()
     output.unlink()
     (tmp_path / "out.jsonl.etlcore/checkpoints/desensitization").rename(tmp_path / "dropped")

@@ -210,13 +210,13 @@ def test_every_row_invalid_for_different_reasons_fails_too(here: Path, capfd: py
 
 
 class StopHere(Mapper):
-    """Test mapper: asks the run to stop (as Ctrl-C does) when it meets a text saying 'stop'."""
+    """Test mapper: asks the run to stop (as Ctrl-C does) when it meets a text with 'stop' in it."""
 
     name = "toy_stop_here"
     stage = "clean"
 
     def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
-        if any(text == "stop" for text in texts.to_pylist()):
+        if any("stop" in text for text in texts.to_pylist()):
             os.kill(os.getpid(), signal.SIGINT)
         return texts
 
@@ -281,3 +281,70 @@ def test_a_library_run_prints_nothing(here: Path, capfd: pytest.CaptureFixture[s
     assert accounting in caplog.messages
     library.run(WORDS, ["docs.jsonl"], "again.jsonl", quiet=False)  # asked for: the lines the command prints
     assert capfd.readouterr().err.splitlines()[0] == accounting
+
+
+# Item 6: a finished run's checkpoints are deleted unless --keep-checkpoints; a re-run that resumes says so
+# on stderr; a stopped run keeps them and resumes from them.
+CHECKPOINTED = {"clean": [{"name": "replace_upper2lower"}, {"name": "save_pipeline_clean"}],
+                "filter": [*WORDS["filter"], {"name": "save_pipeline_filter"}]}
+
+
+def test_checkpoints_go_after_success_unless_kept_and_a_resume_says_so(here: Path,
+                                                                      capfd: pytest.CaptureFixture[str]) -> None:
+    (here / "ops.json").write_bytes(orjson.dumps(CHECKPOINTED))
+    run = ["run", "--config", "ops.json", "--output", "out.jsonl", "docs.jsonl"]
+    code, _, err = etlcore(capfd, *run)
+    assert code == 0 and not err.startswith("etlcore: resumed")
+    assert sorted(os.listdir(here / "out.jsonl.etlcore")) == ["invalid.jsonl", "logs", "rejects.jsonl", "result.json"]
+    assert etlcore(capfd, *run, "--keep-checkpoints")[0] == 0
+    assert sorted(os.listdir(here / "out.jsonl.etlcore" / "checkpoints")) == ["clean", "filter"]
+    expected = (here / "out.jsonl").read_bytes()
+    code, out, err = etlcore(capfd, *run, "--keep-checkpoints")
+    assert code == 0 and orjson.loads(out)["etlcore"]["resumed_after"] == "filter"
+    assert err.splitlines()[:2] == ["etlcore: resumed after filter: nothing left to do",
+                                    "input = output + rejected + invalid: 9 = 7 + 2 + 0 (ok)"]
+    assert (here / "out.jsonl").read_bytes() == expected
+    assert etlcore(capfd, *run)[0] == 0  # resumes once more, then deletes them
+    assert not (here / "out.jsonl.etlcore" / "checkpoints").exists()
+
+
+def test_a_stopped_run_keeps_its_checkpoints_and_the_next_run_resumes_from_them(
+        here: Path, capfd: pytest.CaptureFixture[str], stoppers: None) -> None:
+    write_jsonl(here / "in.jsonl", [{"id": "1", "text": "Some Words here"}, {"id": "2", "text": "please stop now"}])
+    stopping = {**CHECKPOINTED, "desensitization": [{"name": "toy_stop_later"}]}
+    (here / "stop.json").write_bytes(orjson.dumps(stopping))
+    code, _, err = etlcore(capfd, "run", "--config", "stop.json", "--output", "out.jsonl", "in.jsonl")
+    assert code == 130 and err.splitlines()[0] == (
+        "input = output + rejected + invalid: not checked, the run stopped in desensitization, after reading all 2 "
+        "rows of the input; nothing written (complete checkpoints are kept)")
+    assert sorted(os.listdir(here / "out.jsonl.etlcore" / "checkpoints")) == ["clean", "filter"]
+    (here / "ops.json").write_bytes(orjson.dumps(CHECKPOINTED))  # the same, without the stopper
+    code, _, err = etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "in.jsonl")
+    assert code == 0 and err.splitlines()[:2] == ["etlcore: resumed after filter: nothing left to do",
+                                                  "input = output + rejected + invalid: 2 = 2 + 0 + 0 (ok)"]
+    assert read_jsonl(here / "out.jsonl") == [{"id": "1", "text": "some words here"},
+                                              {"id": "2", "text": "please stop now"}]
+    assert not (here / "out.jsonl.etlcore" / "checkpoints").exists()
+
+
+# Item 7: a finished task does not run again (its output and the version naming it must not change).
+def test_a_finished_task_is_not_run_again(here: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    task = {"name": "once", "inputs": [{"type": "OBS", "source": "docs.jsonl"}], "work_path": {"path": "out"},
+            "create_version": True, "template": {"id": "sys_data_cleaning", "operator_params": [
+                {"name": "filter_check_number_words",
+                 "params": {"number_words_min_cutoff": "3", "number_words_max_cutoff": "10000"}}]}}
+    (here / "body.json").write_bytes(orjson.dumps(task))
+    code, out, err = etlcore(capfd, "task", "create", "body.json", "--run")
+    task_id = orjson.loads(out.split("\n}\n")[0] + "}")["task_id"]
+    assert code == 0 and err.splitlines()[0] == "input = output + rejected + invalid: 9 = 7 + 2 + 0 (ok)"
+    output = here / "out" / task_id / "output.jsonl"
+    written = output.read_bytes()
+    code, out, err = etlcore(capfd, "task", "run", task_id)
+    assert (code, out) == (2, "")
+    assert orjson.loads(err) == {"code": "TaskFinished", "message": (
+        f"task {task_id} has finished; a finished task does not run again, so that what it wrote (and any dataset "
+        "version naming it) stays as it is: to run it again, create a new task from the same body (etlcore task "
+        "create BODY.json)")}
+    assert output.read_bytes() == written
+    code, out, _ = etlcore(capfd, "dataset", "versions", "out", "--json")
+    assert [(v["version"], v["task_id"]) for v in orjson.loads(out)] == [("V001", task_id)]

@@ -148,12 +148,16 @@ def _add_engine_arguments(command: argparse.ArgumentParser) -> None:
                               "'etlcore[ray]'); the same output and result")
     command.add_argument("--ray-address", help="with --engine ray: the cluster to join ('auto', 'HOST:6379' or "
                                                "'ray://HOST:10001'; default: start a local Ray)")
+    command.add_argument("--keep-checkpoints", action="store_true",
+                         help="keep the save_pipeline_<stage> checkpoints after a successful run (a stopped or "
+                              "failed run always keeps them, to resume from)")
 
 
 def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.ray_address and args.engine != "ray":
         raise EtlError("--ray-address needs --engine ray")
-    return {"workers": args.workers, "engine": args.engine, "ray_address": args.ray_address}
+    return {"workers": args.workers, "engine": args.engine, "ray_address": args.ray_address,
+            "keep_checkpoints": args.keep_checkpoints}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,8 +223,9 @@ def _task(args: argparse.Namespace) -> int:
         except (OSError, orjson.JSONDecodeError) as exc:
             raise EtlError(f"cannot read the task body {args.body}: {exc}") from None
         options = _engine_options(args)  # refused before the task is created
-        if not args.run and (args.workers or args.engine != "local"):
-            raise EtlError("--workers and --engine apply to a run: add --run, or give them to task run")
+        if not args.run and (args.workers or args.engine != "local" or args.keep_checkpoints):
+            raise EtlError("--workers, --engine and --keep-checkpoints apply to a run: add --run, or give them to "
+                           "task run")
         store = TaskStore(Path(args.store))  # the one command that makes a store
         task_id = service.create(store, body, Path(args.allow_root or "."), default_config())
         _print_json({"task_id": task_id})

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -130,7 +131,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         output: str | Path | None, *, work_dir: str | Path | None = None, text_column: str = "text",
         id_column: str = "id", batch_size: int = 10_000, max_line_bytes: int = 16 * 1024 * 1024,
         workers: int | None = None, quiet: bool = True, engine: str = "local",
-        ray_address: str | None = None) -> dict[str, Any]:
+        ray_address: str | None = None, keep_checkpoints: bool = False) -> dict[str, Any]:
     """Run the pipeline over the inputs and write the output; return the Qianfan detail response.
 
     Raises `EtlError` (config, inputs, output) before any row is read; any failure after that is
@@ -138,6 +139,8 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     the per-document stages (default: every core when the input is 32 MB or more, else 1); the output
     and the result are the same for every count. `engine`: "local" (processes on this machine) or
     "ray" (actors on the Ray cluster at `ray_address`, a local one if None; same output and result).
+    The `save_pipeline_<stage>` checkpoints are deleted when the run succeeds, unless `keep_checkpoints`;
+    a run that stopped or failed keeps them to resume from.
     """
     started = datetime.now()
     pipeline_config = config if isinstance(config, PipelineConfig) else load_config(config)
@@ -176,7 +179,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         try:
             return _run_locked(pipeline, files, input_list, output, sink, work, ReadOptions(
                 text_column, id_column, batch_size, max_line_bytes), started, workers, quiet, engine, ray_address,
-                interruptible)
+                interruptible, keep_checkpoints)
         finally:
             for lock in locks:
                 lock.release()
@@ -187,7 +190,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
 def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str | Path], output: Path | None,
                 sink: JsonlSink | ParquetSink | NullSink, work: Path, options: ReadOptions, started: datetime,
                 workers: int | None, quiet: bool, engine: str, ray_address: str | None,
-                interruptible: _Interruptible) -> dict[str, Any]:
+                interruptible: _Interruptible, keep_checkpoints: bool) -> dict[str, Any]:
     """The run, once its work dir is this process's alone."""
     pipeline_config = pipeline.config
     log_path = work / "logs" / f"run-{started:%Y%m%d-%H%M%S}.log"
@@ -231,6 +234,8 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
             job.invalid.commit()
         else:
             job.commit()
+            if not keep_checkpoints:  # a finished run's checkpoints only take room, often more than its input
+                shutil.rmtree(work / "checkpoints", ignore_errors=True)
     except KeyboardInterrupt:
         status, reason = TERMINATED, _stop_reason(interruptible.received)
         job.abort()

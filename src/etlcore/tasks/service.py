@@ -249,11 +249,16 @@ def check_paths(task: dict[str, Any], root: Path | None = None) -> None:
 
 
 def run_task(store: TaskStore, task_id: str, workers: int | None = None, engine: str = "local",
-             ray_address: str | None = None, allowed_root: Path | None = None) -> dict[str, Any]:
+             ray_address: str | None = None, allowed_root: Path | None = None,
+             keep_checkpoints: bool = False) -> dict[str, Any]:
     """Run (or resume, after `stop`) a task from this process, on the local engine or on Ray (see
     `etlcore.run`); returns its detail response. Its paths must still lie inside the folder it was
     created under, or inside `allowed_root` when given."""
     task = store.get(task_id)
+    if task["status"] == DONE:  # its output, and the dataset version naming it, must not change
+        raise EtlError(f"task {task_id} has finished; a finished task does not run again, so that what it wrote "
+                       f"(and any dataset version naming it) stays as it is: to run it again, create a new task "
+                       "from the same body (etlcore task create BODY.json)", code="TaskFinished")
     if task["template"] == "sys_data_analyse" and engine != "local":
         raise EtlError(f"task {task_id} is an analysis ({task['template']}), which runs on the local engine only")
     check_paths(task, allowed_root)
@@ -266,7 +271,7 @@ def run_task(store: TaskStore, task_id: str, workers: int | None = None, engine:
         return _run_analysis(store, task, config)
     try:
         response = run(config, orjson.loads(task["inputs"]), output, work_dir=task_dir / "work",
-                       workers=workers, engine=engine, ray_address=ray_address)
+                       workers=workers, engine=engine, ray_address=ray_address, keep_checkpoints=keep_checkpoints)
     except EtlError:
         store.update(task_id, status=NONE, pid=None)
         raise
