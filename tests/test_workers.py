@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import orjson
@@ -7,6 +8,8 @@ from conftest import REPO, write_jsonl
 
 import etlcore
 from etlcore.cli import default_config
+from etlcore.pipeline import Pipeline
+from etlcore.workers import PARALLEL_FROM_BYTES, worker_count
 
 # Times, and the ids derived from the output path (the two runs write to different folders).
 VOLATILE = {"createTime", "finishTime", "startTime", "endTime", "modifyTime", "logPath", "id", "etlTaskId",
@@ -50,3 +53,13 @@ def test_a_failure_in_a_worker_is_reported_with_its_stage_and_operator(tmp_path:
     assert result["result"]["failReason"] == "operator 'toy_boom' in stage 'filter' failed: ValueError: boom found"
     assert result["result"]["pipeline_stage_result"]["filter"]["status"] == "Failed"
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_by_default_a_light_config_runs_in_one_process_and_a_heavy_one_on_every_core(toy_operators: None) -> None:
+    light = Pipeline({"clean": [{"name": "replace_upper2lower"}, {"name": "cut", "args": {"max_length": 5}}]})
+    heavy = Pipeline({"clean": [{"name": "replace_upper2lower"}], "filter": [{"name": "toy_length",
+                                                                              "args": {"min_length": 1}}]})
+    assert (light.light, heavy.light, Pipeline({}).light) == (True, False, True)
+    big, small = PARALLEL_FROM_BYTES, PARALLEL_FROM_BYTES - 1
+    assert [worker_count(None, big, light.light), worker_count(None, big, heavy.light),
+            worker_count(None, small, heavy.light), worker_count(3, big, light.light)] == [1, os.cpu_count(), 1, 3]

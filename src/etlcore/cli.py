@@ -56,6 +56,7 @@ TEXT_COLUMN_HELP = "the field of each row that holds the text to clean (default:
 ID_COLUMN_HELP = ("the field of each row that holds its id, written to the output, rejects and invalid files "
                   "(default: id; a row without one gets FILE:LINE)")
 WORKERS_HELP = ("processes for the per-document stages (default: every core for inputs of 32 MB or more, else 1; "
+                "1 also when every operator is light: replace_upper2lower, cut, replace_uniform_whitespace; "
                 "1 = in this process, for debugging; with --engine ray, Ray actors, default every CPU of the cluster)")
 STORE_HELP = "the task store (default: .etlcore/tasks.sqlite in the current folder)"
 ALLOW_ROOT_HELP = ("every path a task names must lie inside this folder (default: for create, the current folder; "

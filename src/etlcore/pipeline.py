@@ -120,6 +120,11 @@ class Pipeline:
         }
         self.deduplicators: list[Deduplicator] = self.operators["deduplication"]  # type: ignore[assignment]
 
+    @property
+    def light(self) -> bool:
+        """Whether every operator is light (`Operator.light`): reading and writing cost more than they do."""
+        return all(operator.light for operators in self.operators.values() for operator in operators)
+
     def new_counts(self) -> Counts:
         return Counts(operators={stage: [OperatorCount(op.name) for op in ops]
                                  for stage, ops in self.operators.items()})
@@ -298,8 +303,9 @@ def _text_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def _blank(texts: pa.Array) -> pa.Array:
-    """True where the text is empty or whitespace only."""
-    return pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0)
+    """True where the text is empty or whitespace only (the Unicode whitespace `utf8_trim_whitespace` trims,
+    checked in place: no trimmed copy of the batch)."""
+    return pc.or_(pc.equal(pc.binary_length(texts), 0), pc.utf8_is_space(texts))
 
 
 def _short(value: float) -> str:

@@ -136,8 +136,8 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
 
     Raises `EtlError` (config, inputs, output) before any row is read; any failure after that is
     reported in the result (processStatus 4, failReason) instead of raised. `workers`: processes for
-    the per-document stages (default: every core when the input is 32 MB or more, else 1); the output
-    and the result are the same for every count. `engine`: "local" (processes on this machine) or
+    the per-document stages (default: every core when the input is 32 MB or more and an operator is not
+    light, else 1); the output and the result are the same for every count. `engine`: "local" (processes on this machine) or
     "ray" (actors on the Ray cluster at `ray_address`, a local one if None; same output and result).
     The `save_pipeline_<stage>` checkpoints are deleted when the run succeeds, unless `keep_checkpoints`;
     a run that stopped or failed keeps them to resume from.
@@ -218,7 +218,7 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
 
             pool = RayWorkers(job.pipeline, job.options, workers, ray_address)
         else:
-            pool = Workers(job.pipeline, job.options, worker_count(workers, input_bytes),
+            pool = Workers(job.pipeline, job.options, worker_count(workers, input_bytes, job.pipeline.light),
                            stop_requested=lambda: interruptible.requested)
         log.info("etlcore %s: %d input files, engine %s, %d workers, config stages %s", __version__, len(files),
                  engine, pool.count, {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
@@ -429,12 +429,12 @@ class _Job:
                 self.invalid_alike = False
         self.invalid.write_rows(row.to_json() for row in result.invalid)
         self.counts.add(result.counts)
-        self.rejects.write_encoded(result.rejects)
+        self.rejects.write_encoded(result.rejects, result.rejected)
         self.tally.rejected += result.rejected
         self._report_live()
         if final:
             if result.encoded is not None:
-                self.sink.write_encoded(result.encoded)
+                self.sink.write_encoded(result.encoded, result.rows)
             else:
                 self.sink.write(result.table)
             self.tally.output += result.rows

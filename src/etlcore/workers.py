@@ -134,11 +134,13 @@ def _load_line_counts(path: str, modified: int) -> LineCounts:
     return LineCounts(np.load(path, mmap_mode="r"))
 
 
-def worker_count(requested: int | None, input_bytes: int) -> int:
-    """`requested`, or by default every core for an input large enough to be worth it."""
+def worker_count(requested: int | None, input_bytes: int, light: bool = False) -> int:
+    """`requested`, or by default every core for an input large enough to be worth it, unless the pipeline
+    is light (`Pipeline.light`): then one process, whose second thread parses ahead, does the most per core;
+    worker processes would spend more on starting and on sending rows back than the operators cost."""
     if requested:
         return requested
-    return (os.cpu_count() or 1) if input_bytes >= PARALLEL_FROM_BYTES else 1
+    return (os.cpu_count() or 1) if input_bytes >= PARALLEL_FROM_BYTES and not light else 1
 
 
 class Workers:

@@ -109,9 +109,9 @@ class JsonlSink:
     def write_rows(self, rows: Iterable[dict[str, Any]]) -> None:
         self.write_encoded(jsonl_bytes(rows))
 
-    def write_encoded(self, data: bytes) -> None:
-        """Lines already encoded by `jsonl_bytes` (in a worker process, say)."""
-        self.rows += data.count(b"\n")
+    def write_encoded(self, data: bytes, rows: int | None = None) -> None:
+        """Lines already encoded by `jsonl_bytes` (in a worker process, say); `rows`: how many, if known."""
+        self.rows += data.count(b"\n") if rows is None else rows
         self.stream.write(data)
 
     def append_file(self, path: Path) -> None:
@@ -148,8 +148,8 @@ class NullSink:
     def write(self, table: pa.Table) -> None:
         self.rows += table.num_rows
 
-    def write_encoded(self, data: bytes) -> None:
-        self.rows += data.count(b"\n")
+    def write_encoded(self, data: bytes, rows: int | None = None) -> None:
+        self.rows += data.count(b"\n") if rows is None else rows
 
     def commit(self) -> None:
         pass

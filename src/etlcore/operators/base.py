@@ -107,6 +107,9 @@ class Operator:
     args: ClassVar[tuple[Arg, ...]] = ()
     # The legacy `result.<counter>.processed_entity` this operator feeds, if any (SPEC section 4).
     counter: ClassVar[str | None] = None
+    # Runs as a few Arrow kernels over the batch, cheaper than reading and writing the rows: a config of such
+    # operators only runs in one process by default (more processes would cost more than they save).
+    light: ClassVar[bool] = False
 
     def __init__(self, **values: Any) -> None:
         """`values` are already checked by the config; missing optional args take their defaults."""

@@ -38,6 +38,7 @@ class Cut(Mapper):
 
     name = "cut"
     stage = "clean"
+    light = True
     args = (Arg("max_length", int, "maximum document length in characters", required=True,
                 minimum=1, maximum=100_000_000),)
     max_length: int

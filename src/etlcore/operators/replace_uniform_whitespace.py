@@ -19,6 +19,7 @@ class ReplaceUniformWhitespace(Mapper):
 
     name = "replace_uniform_whitespace"
     stage = "clean"
+    light = True
 
     def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
         return replace_all(texts, SPACE_SEPARATORS, " ")

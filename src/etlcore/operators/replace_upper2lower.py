@@ -16,6 +16,7 @@ class ReplaceUpper2Lower(Mapper):
     name = "replace_upper2lower"
     stage = "clean"
     counter = "replace_upper2lower"
+    light = True
 
     def map_texts(self, texts: pa.StringArray) -> pa.StringArray:
         return pc.utf8_lower(texts)
