@@ -137,8 +137,8 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     Raises `EtlError` (config, inputs, output) before any row is read; any failure after that is
     reported in the result (processStatus 4, failReason) instead of raised. `workers`: processes for
     the per-document stages (default: every core when the input is 32 MB or more and an operator is not
-    light, else 1); the output and the result are the same for every count. `engine`: "local" (processes on this machine) or
-    "ray" (actors on the Ray cluster at `ray_address`, a local one if None; same output and result).
+    light, else 1); the output and the result are the same for every count. `engine`: "local" (processes
+    on this machine) or "ray" (actors on the Ray cluster at `ray_address`, a local one if None; same output and result).
     The `save_pipeline_<stage>` checkpoints are deleted when the run succeeds, unless `keep_checkpoints`;
     a run that stopped or failed keeps them to resume from.
     """
