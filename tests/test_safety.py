@@ -348,3 +348,60 @@ def test_a_finished_task_is_not_run_again(here: Path, capfd: pytest.CaptureFixtu
     assert output.read_bytes() == written
     code, out, _ = etlcore(capfd, "dataset", "versions", "out", "--json")
     assert [(v["version"], v["task_id"]) for v in orjson.loads(out)] == [("V001", task_id)]
+
+
+# Item 4: every command, given paths it cannot use, exits 2 with one JSON line on stderr and no traceback.
+@pytest.mark.parametrize(("args", "error"), [
+    (["run", "--output", "o.jsonl", "missing.jsonl"], "input not found: missing.jsonl"),
+    (["run", "--config", "missing.json", "--output", "o.jsonl", "docs.jsonl"], "config file not found: missing.json"),
+    (["run", "--config", "folder", "--output", "o.jsonl", "docs.jsonl"],
+     "cannot read config file folder: Is a directory"),
+    (["run", "--output", "docs.jsonl/o.jsonl", "docs.jsonl"],
+     "the output docs.jsonl/o.jsonl cannot be created: docs.jsonl is a file, not a folder"),
+    (["run", "--output", "o.jsonl", "--work-dir", "docs.jsonl/w", "docs.jsonl"],
+     "the work dir docs.jsonl/w cannot be created: docs.jsonl is a file, not a folder"),
+    (["analyse", "--report", "docs.jsonl/r", "docs.jsonl"],
+     "the report folder docs.jsonl/r cannot be created: docs.jsonl is a file, not a folder"),
+    (["analyse", "--report", "r", "missing.jsonl"], "input not found: missing.jsonl"),
+    (["analyse", "--config", "missing.json", "--report", "r", "docs.jsonl"], "config file not found: missing.json"),
+    (["ops", "no_such_operator"], None),
+    (["task", "create", "missing.json"],
+     "cannot read the task body missing.json: [Errno 2] No such file or directory: 'missing.json'"),
+    (["task", "create", "folder"], "cannot read the task body folder: [Errno 21] Is a directory: 'folder'"),
+    (["task", "--store", "docs.jsonl/s.sqlite", "create", "ops.json"],
+     "the task store docs.jsonl/s.sqlite cannot be created: docs.jsonl is a file, not a folder"),
+    (["task", "--store", "folder", "list"], "the task store folder is a folder; give a file name for the task store"),
+    (["task", "--store", "docs.jsonl", "list"], "cannot open the task store docs.jsonl: file is not a database"),
+    (["task", "run", "task-nope"], None),
+    (["task", "detail", "task-nope"], None),
+    (["task", "stop", "task-nope"], None),
+    (["dataset", "versions", "x", "--store", "folder"],
+     "the task store folder is a folder; give a file name for the task store"),
+])
+def test_every_command_given_a_bad_path_exits_2_with_one_json_line(here: Path, capfd: pytest.CaptureFixture[str],
+                                                                   args: list[str], error: str | None) -> None:
+    (here / "folder").mkdir()
+    files = tree(here)
+    code, out, err = etlcore(capfd, *args)
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    message = orjson.loads(err)
+    assert set(message) == {"code", "message"} and message["message"]
+    if error is not None:
+        assert message == {"code": "ParamFieldValueInvalid", "message": error}
+    assert tree(here) == files
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["serve", "--store", "docs.jsonl/x.sqlite", "--no-auth", "--port", "1"],
+     "the task store {here}/docs.jsonl/x.sqlite cannot be created: docs.jsonl is a file, not a folder"),
+    (["serve", "--credentials", "missing.json", "--port", "1"],
+     "cannot read the credentials file missing.json: [Errno 2] No such file or directory: 'missing.json'"),
+])
+def test_serve_given_a_bad_path_exits_2_with_one_json_line(here: Path, args: list[str], error: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "etlcore", *args], cwd=here, capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stdout, "Traceback" in done.stderr) == (2, "", False), done.stderr
+    assert orjson.loads(done.stderr) == {"code": "ParamFieldValueInvalid", "message": error.format(here=here)}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from etlcore.errors import EtlError
+from etlcore.io.paths import check_creatable
 
 
 def serve(host: str, port: int, store: str, allow_root: str, max_running: int, credentials: str | None,
@@ -34,6 +35,7 @@ def serve(host: str, port: int, store: str, allow_root: str, max_running: int, c
     store_path = Path(store).resolve()
     settings = Settings(store_path=store_path, allowed_root=root, keys=keys, default_config=default_config,
                         max_running=max_running, session_secret=session_secret(keys))
+    check_creatable(store_path, "task store", folder=False)  # under a file, or a folder: said in words
     try:
         store_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

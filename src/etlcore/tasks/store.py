@@ -23,6 +23,7 @@ import orjson
 
 from etlcore import processes
 from etlcore.errors import EtlError
+from etlcore.io.paths import check_creatable
 
 SCHEMA_VERSION = 2
 RUNNING, TERMINATED = 1, 3  # processStatus values (etlcore.report), repeated: the store sits below the runner
@@ -83,6 +84,7 @@ class TaskStore:
         self.path = path
         if not create and not path.exists():
             raise StoreMissing(path)
+        check_creatable(path, "task store", folder=False)  # under a file, or a folder: said in words
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._create()
