@@ -161,8 +161,8 @@ def test_behind_a_tls_proxy_the_forwarded_scheme_makes_the_origin_the_servers_ow
     assert proxied.status_code == 303 and "etlcore_session" in proxied.headers["set-cookie"]
 
 
-def test_a_running_task_shows_its_counts_so_far(server: Server, root: Path) -> None:
-    big_corpus(root / "data" / "big.jsonl", 60)  # 20,160 rows: more than one chunk
+def test_a_running_task_shows_its_counts_so_far_and_who_stopped_it(server: Server, root: Path) -> None:
+    big_corpus(root / "data" / "big.jsonl", 90)  # 30,240 rows: several chunks
     data = qianfan_data(server)
     task_id = data.create_dataset_etl_task("live", "data/big.jsonl", "work/q", LIGHT)["result"]
 
@@ -172,20 +172,28 @@ def test_a_running_task_shows_its_counts_so_far(server: Server, root: Path) -> N
         return detail if detail["processStatus"] == 1 and detail["entityCount"] else None
 
     wait_for(running_with_counts, every=0.02)
-    runner = TaskStore(server.store).get(task_id)["pid"]
+    store = TaskStore(server.store)
+    runner = store.get(task_id)["pid"]
     os.kill(runner, signal.SIGSTOP)  # held still while the three views are read
+    client = ModelArts(server)
     try:
         detail = data.get_dataset_etl_task_info(task_id).body["result"]
         read, kept = detail["entityCount"], detail["remainingEntity"]
-        assert detail["processStatus"] == 1 and 0 < read < 20160 and 0 < kept <= read
-        shown = ModelArts(server).call("GET", "/{task_id}", task_id=task_id)
+        assert detail["processStatus"] == 1 and 0 < read < 30240 and 0 < kept <= read
+        shown = client.call("GET", "/{task_id}", task_id=task_id)
         counts = shown["result"]
         assert (shown["status"], counts["entity_count"], counts["remaining_entity"]) == (1, read, kept)
-        assert shown["result"]["rejected_rows"] + shown["result"]["invalid_rows"] == read - kept
+        assert counts["rejected_rows"] + counts["invalid_rows"] == read - kept
         page = _login(server).get(f"{server.url}/tasks/{task_id}", timeout=10).text
         assert f"<th>input rows</th><td>{read:,}</td>" in page and f'<span id="kept">{kept:,}</span>' in page
+        # Stopped through the API: it stops at its next chunk boundary once it goes on.
+        client.call("POST", "/{task_id}/versions/{version_id}/stop", task_id=task_id, version_id=task_id)
     finally:
         os.kill(runner, signal.SIGCONT)
-    done = wait_for(lambda: (d := data.get_dataset_etl_task_info(task_id).body["result"])["processStatus"] == 2 and d)
-    assert done["entityCount"] == 20160
+    stopped = wait_for(lambda: (d := data.get_dataset_etl_task_info(task_id).body["result"])["processStatus"] != 1
+                       and d)
+    assert (stopped["processStatus"], stopped["exceptionResult"]) == (
+        3, f"stopped by access key {AK} through the ModelArts API")
     assert not (root / "work/q" / task_id / "work/progress.json").exists()
+    task = store.get(task_id)
+    assert (task["runs"], task["resumed_after"], task["stop_reason"]) == (1, None, "SIGINT")

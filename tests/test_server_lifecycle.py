@@ -61,6 +61,8 @@ def test_sigterm_pauses_running_tasks_and_a_restart_resumes_them(tmp_path: Path,
     paused = _cli_detail(tmp_path, first)
     assert paused["success"] is True and paused["result"]["processStatus"] == 5
     assert paused["result"]["result"]["pauseReason"].startswith("the server stopped")
+    assert paused["result"]["exceptionResult"] == (
+        "stopped by the server stopping (it resumes the task when it starts again)")
     assert _cli_detail(tmp_path, second)["result"]["processStatus"] == 1  # still waiting for its turn
     assert TaskStore(server.store).get(second)["status"] == 0 and TaskStore(server.store).get(second)["queued"]
     assert _checkpointed(tmp_path, first)  # kept for the resume
@@ -79,6 +81,9 @@ def test_sigterm_pauses_running_tasks_and_a_restart_resumes_them(tmp_path: Path,
         assert detail["result"]["pipeline_stage_result"] == expected["result"]["result"]["pipeline_stage_result"]
     resumed = orjson.loads((tmp_path / "work/q" / first / "work/result.json").read_bytes())
     assert resumed["etlcore"]["resumed_after"] in ("clean", "filter", "deduplication")
+    store = TaskStore(server.store)  # the store says which runs went on from a checkpoint
+    assert (store.get(first)["runs"], store.get(first)["resumed_after"]) == (2, resumed["etlcore"]["resumed_after"])
+    assert (store.get(second)["runs"], store.get(second)["resumed_after"]) == (1, None)
 
 
 def test_after_kill_9_of_the_server_and_its_task_the_next_start_resumes_it(tmp_path: Path, reference: tuple) -> None:

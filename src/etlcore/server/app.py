@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from etlcore.errors import ConfigError, EtlError, json_kind
 from etlcore.server.jobs import Jobs
+from etlcore.server.rowindex import RowIndexes
 from etlcore.server.signatures import Key
 from etlcore.tasks import service
 from etlcore.tasks.store import TaskStore
@@ -230,7 +231,14 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.store = store
     app.state.jobs = jobs
+    app.state.row_indexes = RowIndexes()
     return app
+
+
+def caller(request: Request, where: str) -> str:
+    """Who sent the request, as a task's exceptionResult names whoever stopped it."""
+    access_key = getattr(request.state, "access_key", None)
+    return f"access key {access_key} through {where}" if access_key else f"a loopback client of {where}"
 
 
 def renamed(error: EtlError, names: dict[str, str]) -> list[str]:

@@ -19,7 +19,6 @@ import hmac
 import time
 from datetime import datetime
 from html import escape
-from itertools import islice
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
@@ -173,16 +172,6 @@ def _active(task: dict[str, Any]) -> bool:
     return task["status"] in (RUNNING, PAUSED) or (task["status"] == NONE and bool(task["queued"]))
 
 
-def _jsonl(path: Path) -> Any:
-    try:
-        with path.open("rb") as lines:
-            for number, line in enumerate(lines):
-                if line.strip():
-                    yield number, orjson.loads(line)
-    except FileNotFoundError:
-        return
-
-
 # -- pages -------------------------------------------------------------------------------------------
 async def _list(request: Request) -> Response:
     tasks = await run_in_threadpool(request.app.state.store.all)
@@ -296,9 +285,8 @@ async def _rejects(request: Request) -> Response:
     task = await run_in_threadpool(state.store.get, task_id)
     operator = request.query_params.get("operator", "")
     page = _page_number(request)
-    rows = ((n, r) for n, r in _jsonl(Path(task["task_dir"]) / "work" / "rejects.jsonl")
-            if not operator or r.get("etl_operator") == operator)
-    shown = await run_in_threadpool(lambda: list(islice(rows, (page - 1) * PAGE_ROWS, page * PAGE_ROWS + 1)))
+    shown = await run_in_threadpool(state.row_indexes.page, Path(task["task_dir"]) / "work" / "rejects.jsonl",
+                                    (page - 1) * PAGE_ROWS, PAGE_ROWS + 1, operator)
     lines = [f'<tr><td><a href="/tasks/{escape(task_id)}/rejects/{number}">{escape(str(row.get("id", "")))}</a></td>'
              f'<td>{escape(str(row.get("etl_operator", "")))}</td><td>{escape(str(row.get("etl_reason", "")))}</td>'
              f'<td>{escape(str(row.get("text", ""))[:160])}</td></tr>' for number, row in shown[:PAGE_ROWS]]
@@ -315,7 +303,8 @@ async def _reject(request: Request) -> Response:
     task_id = request.path_params["task_id"]
     number = request.path_params["number"]
     task = await run_in_threadpool(state.store.get, task_id)
-    row = next((r for n, r in _jsonl(Path(task["task_dir"]) / "work" / "rejects.jsonl") if n == number), None)
+    index = await run_in_threadpool(state.row_indexes.of, Path(task["task_dir"]) / "work" / "rejects.jsonl")
+    row = await run_in_threadpool(index.at_line, number) if index is not None else None
     if row is None:
         raise EtlError(f"task {task_id} has no rejected document number {number}")
     text = row.pop("text", "")
@@ -334,8 +323,8 @@ async def _invalid(request: Request) -> Response:
     task_id = request.path_params["task_id"]
     task = await run_in_threadpool(state.store.get, task_id)
     page = _page_number(request)
-    rows = _jsonl(Path(task["task_dir"]) / "work" / "invalid.jsonl")
-    shown = await run_in_threadpool(lambda: list(islice(rows, (page - 1) * PAGE_ROWS, page * PAGE_ROWS + 1)))
+    shown = await run_in_threadpool(state.row_indexes.page, Path(task["task_dir"]) / "work" / "invalid.jsonl",
+                                    (page - 1) * PAGE_ROWS, PAGE_ROWS + 1)
     lines = [f'<tr><td>{escape(str(r.get("source")))}</td><td class="n">{r.get("line")}</td>'
              f'<td>{escape(str(r.get("reason")))}</td><td>{escape(str(r.get("raw", ""))[:160])}</td></tr>'
              for _, r in shown[:PAGE_ROWS]]
@@ -358,7 +347,9 @@ async def _stop(request: Request) -> Response:
     task_id = request.path_params["task_id"]
     await read_body(request)
     try:
-        await run_in_threadpool(request.app.state.jobs.stop, task_id)
+        user = _session_user(request)
+        by = f"access key {user} in the console" if user != "local" else "a loopback client of the console"
+        await run_in_threadpool(request.app.state.jobs.stop, task_id, by)
     except EtlError as exc:
         if exc.code == "TaskNotFound":
             raise
@@ -372,7 +363,7 @@ async def _delete(request: Request) -> Response:
     task = await run_in_threadpool(state.store.get, task_id)
     if _active(task):
         with contextlib.suppress(EtlError):  # it ended meanwhile
-            await run_in_threadpool(state.jobs.stop, task_id)
+            await run_in_threadpool(state.jobs.stop, task_id, "its deletion")
     await run_in_threadpool(state.store.delete, task_id)
     return RedirectResponse("/", status_code=303)
 

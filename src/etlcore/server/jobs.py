@@ -10,6 +10,7 @@ boundary (its checkpoints are kept), then marked paused.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ from etlcore.tasks.store import PROCESS_GONE, TaskStore
 
 log = logging.getLogger("etlcore.server")
 POLL_SECONDS = 0.2
+SERVER_STOPPING = "the server stopping (it resumes the task when it starts again)"
 
 
 class Jobs:
@@ -47,18 +49,18 @@ class Jobs:
         self.store.update(task_id, queued=time.time())
         self._wake.set()
 
-    def stop(self, task_id: str) -> int:
+    def stop(self, task_id: str, by: str) -> int:
         """Stop a running task (as `etlcore task stop`) or take a waiting one out of the queue; returns
-        the task's status now."""
+        the task's status now. `by`: who asked, for the task's exceptionResult."""
         task = self.store.get(task_id)
         if task["status"] in (NONE, PAUSED) and task["queued"]:
-            self.store.update(task_id, status=TERMINATED, queued=None, finished=time.time())
+            self.store.update(task_id, status=TERMINATED, queued=None, finished=time.time(), stop_requested_by=by)
             with self._lock:
                 child = self._children.get(task_id)
             if child is not None and child.poll() is None:  # started, but has not claimed the task yet
                 child.send_signal(signal.SIGINT)
             return TERMINATED
-        return service.stop(self.store, task_id)
+        return service.stop(self.store, task_id, by)
 
     def running_count(self) -> int:
         with self._lock:
@@ -83,8 +85,10 @@ class Jobs:
             self._thread.join()
         with self._lock:
             children = dict(self._children)
-        for child in children.values():
+        for task_id, child in children.items():
             if child.poll() is None:
+                with contextlib.suppress(EtlError):  # deleted meanwhile
+                    self.store.update(task_id, stop_requested_by=SERVER_STOPPING)
                 child.send_signal(signal.SIGINT)  # the run stops at its next chunk boundary, checkpoints kept
         deadline = time.monotonic() + self.pause_timeout
         for task_id, child in children.items():

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from etlcore.errors import EtlError, json_kind
 from etlcore.report import DONE, FAILED, NONE, PAUSED, RUNNING, TERMINATED
-from etlcore.server.app import BodyTooLarge, create_task, json_response, now, read_body
+from etlcore.server.app import BodyTooLarge, caller, create_task, json_response, now, read_body
 from etlcore.server.signatures import AuthError, verify_sdk_hmac
 from etlcore.tasks import service
 
@@ -53,9 +52,9 @@ def _endpoint(action: Any) -> Any:
         project_id = request.path_params.get("project_id")
         if keys is not None:
             try:
-                verify_sdk_hmac(keys, request.method, request.scope.get("raw_path", b"").decode("latin-1")
-                                or request.url.path, request.url.query,
-                                {k.lower(): v for k, v in request.headers.items()}, raw, now(), project_id)
+                request.state.access_key = verify_sdk_hmac(
+                    keys, request.method, request.scope.get("raw_path", b"").decode("latin-1") or request.url.path,
+                    request.url.query, {k.lower(): v for k, v in request.headers.items()}, raw, now(), project_id)
             except AuthError as exc:
                 return _error(exc.status, exc.code, exc.message)
         if action is None:
@@ -110,7 +109,7 @@ def _version_name(state: Any, task: dict[str, Any]) -> str:
 def _describe(state: Any, task: dict[str, Any]) -> dict[str, Any]:
     task = service.with_live_counts(task)
     body = orjson.loads(task["body"])
-    detail = service.detail(state.store, task["id"])["result"]
+    detail = service.detail(state.store, task["id"], task)["result"]
     versions = _runs(state, task)
     shown = {
         "task_id": task["id"], "name": task["name"], "description": body.get("description", ""),
@@ -138,7 +137,7 @@ def _runs(state: Any, task: dict[str, Any]) -> list[dict[str, Any]]:
 def _version(state: Any, run: dict[str, Any], task_id: str) -> dict[str, Any]:
     run = service.with_live_counts(run)
     body = orjson.loads(run["body"])
-    detail = service.detail(state.store, run["id"])["result"]
+    detail = service.detail(state.store, run["id"], run)["result"]
     output = run["output_rows"] or 0
     deleted = (run["rejected_rows"] or 0) + (run["invalid_rows"] or 0)
     version = {
@@ -232,7 +231,7 @@ def _delete(state: Any, request: Request, body: Any) -> dict[str, Any]:
 def _stop_quietly(state: Any, run: dict[str, Any]) -> None:
     if run["status"] in (RUNNING, PAUSED) or (run["status"] == NONE and run["queued"]):
         with contextlib.suppress(EtlError):  # it ended meanwhile
-            state.jobs.stop(run["id"])
+            state.jobs.stop(run["id"], "its deletion")
 
 
 def _create_version(state: Any, request: Request, body: Any) -> dict[str, Any]:
@@ -274,7 +273,7 @@ def _show_version(state: Any, request: Request, body: Any) -> dict[str, Any]:
 
 def _stop_version(state: Any, request: Request, body: Any) -> dict[str, Any]:
     _, run = _run_of(state, request)
-    state.jobs.stop(run["id"])
+    state.jobs.stop(run["id"], caller(request, "the ModelArts API"))
     return {}
 
 
@@ -293,35 +292,33 @@ def _results(state: Any, request: Request, body: Any) -> dict[str, Any]:
     _, run = _run_of(state, request)
     work = Path(run["task_dir"]) / "work"
     wanted = request.query_params.get("result_property")
-    rows = _result_rows(work, run["id"], wanted)
-    page = list(islice(rows, offset, offset + limit + 1))
+    page: list[dict[str, Any]] = []
+    for kind, path in (("rejected", work / "rejects.jsonl"), ("invalid", work / "invalid.jsonl")):
+        if wanted not in (None, kind):
+            continue
+        in_file = state.row_indexes.count(path)
+        if offset >= in_file:  # the page starts past this file
+            offset -= in_file
+            continue
+        rows = state.row_indexes.page(path, offset, limit + 1 - len(page))
+        page.extend(_result(kind, row, run["id"]) for _, row in rows)
+        offset = 0
+        if len(page) > limit:
+            break
     counts = {"rejected": run["rejected_rows"] or 0, "invalid": run["invalid_rows"] or 0}
     return {"count": sum(counts.values()) if wanted is None else counts.get(wanted, 0),
             "has_more": len(page) > limit, "results": page[:limit]}
 
 
-def _result_rows(work: Path, version_id: str, wanted: str | None) -> Any:
-    if wanted in (None, "rejected"):
-        for row in _jsonl(work / "rejects.jsonl"):
-            yield {"sample_id": str(row.get("id", "")), "origin_source": row.get("text"), "new_source": None,
-                   "result_property": "rejected",
-                   "result_description": [f"{row.get('etl_operator')}: {row.get('etl_reason')}"],
-                   "signed_origin_source": None, "signed_new_source": None, "version_id": version_id}
-    if wanted in (None, "invalid"):
-        for row in _jsonl(work / "invalid.jsonl"):
-            yield {"sample_id": f"{row.get('source')}:{row.get('line')}", "origin_source": row.get("raw"),
-                   "new_source": None, "result_property": "invalid", "result_description": [row.get("reason")],
-                   "signed_origin_source": None, "signed_new_source": None, "version_id": version_id}
-
-
-def _jsonl(path: Path) -> Any:
-    try:
-        with path.open("rb") as lines:
-            for line in lines:
-                if line.strip():
-                    yield orjson.loads(line)
-    except FileNotFoundError:
-        return
+def _result(kind: str, row: dict[str, Any], version_id: str) -> dict[str, Any]:
+    if kind == "rejected":
+        return {"sample_id": str(row.get("id", "")), "origin_source": row.get("text"), "new_source": None,
+                "result_property": "rejected",
+                "result_description": [f"{row.get('etl_operator')}: {row.get('etl_reason')}"],
+                "signed_origin_source": None, "signed_new_source": None, "version_id": version_id}
+    return {"sample_id": f"{row.get('source')}:{row.get('line')}", "origin_source": row.get("raw"),
+            "new_source": None, "result_property": "invalid", "result_description": [row.get("reason")],
+            "signed_origin_source": None, "signed_new_source": None, "version_id": version_id}
 
 
 def routes() -> list[BaseRoute]:

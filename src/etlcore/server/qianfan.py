@@ -129,7 +129,7 @@ def numeric_id(task_id: str) -> int:
 
 def _detail(state: Any, body: dict[str, Any]) -> dict[str, Any]:
     task = _find(state, _task_id(body))
-    response = service.detail(state.store, task["id"])
+    response = service.detail(state.store, task["id"], task)
     response["result"]["etlTaskId"] = task["id"]
     return response["result"]
 
@@ -150,7 +150,7 @@ def _list(state: Any, body: dict[str, Any]) -> dict[str, Any]:
             "startTime": _plain_time(task["started"] or task["created"]),
             "sourceDatasetName": ", ".join(inputs), "destDatasetName": task["dataset"],
             "operatorNameList": [e["name"] for stage in STAGES for e in config.get(stage, [])],
-            "processStatus": service.detail(state.store, task["id"])["result"]["processStatus"],
+            "processStatus": service.detail(state.store, task["id"], task)["result"]["processStatus"],
         })
     processing = sum(1 for t in tasks if t["status"] in (RUNNING, PAUSED) or (t["status"] == NONE and t["queued"]))
     return {"processingCount": processing, "total": len(tasks), "items": items}
@@ -168,7 +168,7 @@ def _delete(state: Any, body: dict[str, Any]) -> bool:
     for task in tasks:
         if task["status"] in (RUNNING, PAUSED) or task["queued"]:
             with contextlib.suppress(EtlError):  # it ended meanwhile
-                state.jobs.stop(task["id"])  # a running task stops at its next chunk boundary
+                state.jobs.stop(task["id"], "its deletion")  # a running task stops at its next chunk boundary
         state.store.delete(task["id"])
     return True
 

@@ -17,7 +17,9 @@ import os
 import secrets
 import signal
 import string
+import threading
 import time
+from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -276,11 +278,15 @@ def run_task(store: TaskStore, task_id: str, workers: int | None = None, engine:
         store.update(task_id, status=NONE, pid=None)
         raise
     response["result"]["etlTaskId"] = task_id
-    write_atomic(task_dir / "work" / "result.json", orjson.dumps(response, option=orjson.OPT_INDENT_2))
     extra = response["etlcore"]
     status = response["result"]["processStatus"]
+    asked = store.get(task_id)["stop_requested_by"] if status == TERMINATED else None
+    if asked:  # who, rather than how (the signal)
+        response["result"]["exceptionResult"] = f"stopped by {asked}"
+    write_atomic(task_dir / "work" / "result.json", orjson.dumps(response, option=orjson.OPT_INDENT_2))
     store.update(task_id, status=status, pid=None, finished=time.time(), result=response,
                  stop_reason=extra["stopped_by"] if status == TERMINATED else None,
+                 resumed_after=extra.get("resumed_after"),
                  input_rows=extra["input_rows"], output_rows=extra["output_rows"],
                  rejected_rows=extra["rejected_rows"], invalid_rows=extra["invalid_rows"])
     if status == DONE and task["create_version"] and output is not None:
@@ -311,17 +317,44 @@ def _run_analysis(store: TaskStore, task: dict[str, Any], config: dict[str, Any]
     return response
 
 
-def detail(store: TaskStore, task_id: str) -> dict[str, Any]:
+# The detail of a task with no result yet (waiting, running) as last built, by task: a server answers
+# many polls of one running task, and the answer changes only when the task's row or counts do.
+_BUILT: OrderedDict[tuple[str, str], tuple[tuple, bytes]] = OrderedDict()
+_BUILT_KEPT = 256
+_BUILT_LOCK = threading.Lock()
+
+
+def detail(store: TaskStore, task_id: str, task: dict[str, Any] | None = None) -> dict[str, Any]:
     """The task's detail response: its last run's; for a task not run yet (or running, or waiting for
-    its turn on a server), the same shape with processStatus 0 (1) and zero counts; a task the server
-    paused shows its last run with processStatus 5."""
-    task = store.get(task_id)
+    its turn on a server), the same shape with processStatus 0 (1) and zero counts (a running task's
+    counts so far, once it has some); a task the server paused shows its last run with processStatus 5.
+    `task`: the task as just read from `store`, if it was."""
+    task = task if task is not None else store.get(task_id)
     if task["result"] and task["status"] != RUNNING:
         response = orjson.loads(task["result"])
         if task["status"] == PAUSED:  # the run recorded its stop (3); the server paused it to resume later
             response["result"]["processStatus"] = PAUSED
             response["result"]["result"]["pauseReason"] = "the server stopped; the task resumes when it starts again"
         return response
+    live = live_counts(task)
+    state = (*(task[k] for k in ("status", "pid", "started", "finished", "queued", "stop_reason", "stop_requested_by",
+                                 "config", "inputs")), live and live["updated"])
+    key = (str(store.path), task_id)
+    with _BUILT_LOCK:
+        built = _BUILT.get(key)
+    if built is not None and built[0] == state:
+        return orjson.loads(built[1])  # a fresh copy: callers change theirs
+    response = _built_detail(task, live)
+    with _BUILT_LOCK:
+        _BUILT[key] = (state, orjson.dumps(response))
+        _BUILT.move_to_end(key)
+        while len(_BUILT) > _BUILT_KEPT:
+            _BUILT.popitem(last=False)
+    return response
+
+
+def _built_detail(task: dict[str, Any], live: dict[str, Any] | None) -> dict[str, Any]:
+    task_id = task["id"]
     config = orjson.loads(task["config"])
     outline = _Outline(config)
     created = datetime.fromtimestamp(task["created"])
@@ -330,10 +363,11 @@ def detail(store: TaskStore, task_id: str) -> dict[str, Any]:
                    log_path="", started=created, finished=created,
                    process_status=RUNNING if task["queued"] and task["status"] == NONE else task["status"],
                    exception=f"the process running it ended without reporting (killed?); `etlcore task run "
-                             f"{task_id}` resumes it from its checkpoints" if gone else "")
+                             f"{task_id}` resumes it from its checkpoints" if gone else
+                   f"stopped by {task['stop_requested_by']} before it started"
+                   if task["status"] == TERMINATED and task["stop_requested_by"] else "")
     response = detail_response(info, config, stage_results(outline, outline.new_counts(), exported=0))  # type: ignore[arg-type]
     response["result"]["etlTaskId"] = task_id
-    live = live_counts(task)
     if live is not None:  # read so far, and not (yet) rejected or invalid
         response["result"].update(entityCount=live["rows_read"], remainingEntity=live["kept"])
         response["etlcore"] = {"progress": live}
@@ -382,12 +416,14 @@ def listing(store: TaskStore) -> list[dict[str, Any]]:
              "rejected_rows": t["rejected_rows"], "invalid_rows": t["invalid_rows"]} for t in store.all()]
 
 
-def stop(store: TaskStore, task_id: str) -> int:
+def stop(store: TaskStore, task_id: str, by: str = "`etlcore task stop`") -> int:
     """Ask the process running the task to stop (as Ctrl-C does): it finishes the chunk in hand, keeps
-    its checkpoints and records status 3. Returns the status the task has now."""
+    its checkpoints and records status 3, its exceptionResult saying who asked (`by`). Returns the
+    status the task has now."""
     task = store.get(task_id)  # a task whose process is gone reads as terminated
     if task["status"] != RUNNING:
         raise EtlError(f"task {task_id} is not running (processStatus {task['status']})", code="TaskNotRunning")
+    store.update(task_id, stop_requested_by=by)
     os.kill(task["pid"], signal.SIGINT)
     return RUNNING
 

@@ -63,7 +63,11 @@ CREATE TABLE IF NOT EXISTS versions (
 # folder its paths were confined to at creation, why its last run stopped (SIGINT, SIGTERM, "process
 # gone", ...), when `etlcore serve` was asked to run it (NULL: not for the server), and the task it is a
 # further run (a ModelArts version) of.
-SCHEMA_V2 = ("pid_start INTEGER", "allowed_root TEXT", "stop_reason TEXT", "queued REAL", "parent TEXT")
+# Later, as columns an older etlcore ignores: who asked the running task to stop (an access key
+# through an API or the console, `etlcore task stop`, the server stopping), how many runs it has had (a
+# second and later run resumes it) and the stage whose checkpoint its last run went on from.
+SCHEMA_V2 = ("pid_start INTEGER", "allowed_root TEXT", "stop_reason TEXT", "queued REAL", "parent TEXT",
+             "stop_requested_by TEXT", "runs INTEGER", "resumed_after TEXT")
 TASK_COLUMNS = ("id", "name", "template", "body", "config", "inputs", "task_dir", "dataset", "create_version",
                 "status", "pid", "created", "started", "finished", "input_rows", "output_rows", "rejected_rows",
                 "invalid_rows", "result", *(column.split()[0] for column in SCHEMA_V2))
@@ -127,17 +131,45 @@ class TaskStore:
             db.execute(f"INSERT INTO tasks ({', '.join(task)}) VALUES ({', '.join('?' * len(task))})",
                        [_column(v) for v in task.values()])
 
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one read: no write lock taken, so reads (a server's detail polls) neither
+        wait for each other nor hold up a writer."""
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            yield db
+        finally:
+            db.close()
+
     def get(self, task_id: str) -> dict[str, Any]:
-        with self._transaction() as db:
+        with self._reading() as db:
             row = db.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE id = ?", (task_id,)).fetchone()
-            if row is None:
-                raise EtlError(f"no task with id {task_id!r} in {self.path}", code="TaskNotFound")
-            return _settled(db, dict(zip(TASK_COLUMNS, row)))
+        settled = self._settle([dict(zip(TASK_COLUMNS, row))]) if row is not None else []
+        if not settled:
+            raise EtlError(f"no task with id {task_id!r} in {self.path}", code="TaskNotFound")
+        return settled[0]
 
     def all(self) -> list[dict[str, Any]]:
-        with self._transaction() as db:
+        with self._reading() as db:
             rows = db.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks ORDER BY created").fetchall()
-            return [_settled(db, dict(zip(TASK_COLUMNS, row))) for row in rows]
+        return self._settle([dict(zip(TASK_COLUMNS, row)) for row in rows])
+
+    def _settle(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`tasks` with those running in a process that is gone settled (a write, rarely needed); each
+        of those is read again in the write transaction, which another process may have beaten to it."""
+        if not any(_process_gone(task) for task in tasks):
+            return tasks
+        settled = []
+        with self._transaction() as db:
+            for task in tasks:
+                if _process_gone(task):
+                    row = db.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE id = ?",
+                                     (task["id"],)).fetchone()
+                    if row is None:  # deleted meanwhile
+                        continue
+                    task = _settled(db, dict(zip(TASK_COLUMNS, row)))
+                settled.append(task)
+        return settled
 
     def update(self, task_id: str, **values: Any) -> None:
         with self._transaction() as db:
@@ -156,7 +188,8 @@ class TaskStore:
             if row is not None and row[0] == RUNNING and row[1] and processes.alive(row[1], row[2]):
                 return False
             db.execute("UPDATE tasks SET status = ?, pid = ?, pid_start = ?, started = ?, finished = NULL, "
-                       "result = NULL, stop_reason = NULL WHERE id = ?",
+                       "result = NULL, stop_reason = NULL, stop_requested_by = NULL, resumed_after = NULL, "
+                       "runs = COALESCE(runs, 0) + 1 WHERE id = ?",
                        (RUNNING, pid, processes.start_time(pid), time.time(), task_id))
             return True
 
@@ -177,9 +210,13 @@ class TaskStore:
         return [dict(zip(columns, row)) for row in rows]
 
 
+def _process_gone(task: dict[str, Any]) -> bool:
+    return task["status"] == RUNNING and not (task["pid"] and processes.alive(task["pid"], task["pid_start"]))
+
+
 def _settled(db: sqlite3.Connection, task: dict[str, Any]) -> dict[str, Any]:
     """The task, marked terminated ("process gone") if it is running in a process that no longer is."""
-    if task["status"] == RUNNING and not (task["pid"] and processes.alive(task["pid"], task["pid_start"])):
+    if _process_gone(task):
         changes = {"status": TERMINATED, "pid": None, "pid_start": None, "finished": time.time(),
                    "stop_reason": PROCESS_GONE}
         db.execute(f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ? AND status = ?",
