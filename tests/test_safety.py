@@ -405,3 +405,18 @@ def test_serve_given_a_bad_path_exits_2_with_one_json_line(here: Path, args: lis
                           timeout=120)
     assert (done.returncode, done.stdout, "Traceback" in done.stderr) == (2, "", False), done.stderr
     assert orjson.loads(done.stderr) == {"code": "ParamFieldValueInvalid", "message": error.format(here=here)}
+
+
+# Item 2, for tasks: a task's folder (output, work dir) inside another task's input folder is not read back,
+# whatever the work path is called.
+def test_a_task_does_not_read_the_files_of_an_earlier_task_in_its_input_folder(
+        here: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    write_jsonl(here / "corpus" / "part.jsonl", DOCS)
+    task = {"name": "inside", "inputs": [{"type": "OBS", "source": "corpus"}], "work_path": {"path": "corpus/results"},
+            "template": {"id": "sys_data_cleaning", "operator_params": [
+                {"name": "filter_check_number_words",
+                 "params": {"number_words_min_cutoff": "3", "number_words_max_cutoff": "10000"}}]}}
+    (here / "body.json").write_bytes(orjson.dumps(task))
+    for _ in range(2):
+        code, _, err = etlcore(capfd, "task", "create", "body.json", "--run")
+        assert code == 0 and err.splitlines()[0] == "input = output + rejected + invalid: 9 = 7 + 2 + 0 (ok)", err

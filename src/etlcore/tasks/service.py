@@ -29,6 +29,7 @@ import orjson
 
 from etlcore.config import OPERATOR_PARAMS, check_document, image_problem, load_config
 from etlcore.errors import ConfigError, EtlError, json_kind
+from etlcore.io.reader import TASK_MARKER
 from etlcore.io.writer import write_atomic
 from etlcore.pipeline import Counts, OperatorCount
 from etlcore.progress import read_live_counts
@@ -269,6 +270,8 @@ def run_task(store: TaskStore, task_id: str, workers: int | None = None, engine:
     task_dir = Path(task["task_dir"])
     output = None if task["template"] == "sys_data_validation" else task_dir / "output.jsonl"
     config = orjson.loads(task["config"])
+    task_dir.mkdir(parents=True, exist_ok=True)
+    (task_dir / TASK_MARKER).touch()  # so that no folder walk, another task's say, reads what this one writes
     if task["template"] == "sys_data_analyse":
         return _run_analysis(store, task, config)
     try:
