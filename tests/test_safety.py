@@ -350,6 +350,19 @@ def test_a_finished_task_is_not_run_again(here: Path, capfd: pytest.CaptureFixtu
     assert [(v["version"], v["task_id"]) for v in orjson.loads(out)] == [("V001", task_id)]
 
 
+@pytest.mark.parametrize(("keep", "left"), [([], False), (["--keep-checkpoints"], True)])
+def test_a_task_deletes_its_checkpoints_when_done_unless_asked_to_keep_them(
+        here: Path, capfd: pytest.CaptureFixture[str], keep: list[str], left: bool) -> None:
+    task = {"name": "checkpointed", "inputs": [{"type": "OBS", "source": "docs.jsonl"}], "work_path": {"path": "out"},
+            "template": {"id": "sys_data_cleaning", "operator_params": [
+                {"name": "replace_upper2lower", "params": {}}, {"name": "save_pipeline_clean", "params": {}}]}}
+    (here / "body.json").write_bytes(orjson.dumps(task))
+    code, out, _ = etlcore(capfd, "task", "create", "body.json", "--run", *keep)
+    task_id = orjson.loads(out.split("\n}\n")[0] + "}")["task_id"]
+    assert code == 0
+    assert (here / "out" / task_id / "work" / "checkpoints" / "clean" / "state.json").exists() == left
+
+
 # Item 4: every command, given paths it cannot use, exits 2 with one JSON line on stderr and no traceback.
 @pytest.mark.parametrize(("args", "error"), [
     (["run", "--output", "o.jsonl", "missing.jsonl"], "input not found: missing.jsonl"),
