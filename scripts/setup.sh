@@ -9,5 +9,7 @@ fi
 if ! .venv/bin/python -c "import etlcore, pytest" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e '.[dev,ray,server]'
+  # numba compiles etlcore's kernels on their first run (tens of seconds) and caches them: do it now.
+  .venv/bin/python -m etlcore.kernels
   touch .venv/.installed
 fi

@@ -161,9 +161,9 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     assert process.wait(timeout=60) == 0
     os.close(master)
     text = shown.decode("utf-8", errors="replace")
-    assert "etlcore clean + filter + desensitization: " in text
-    assert " docs/s, " in text and "% of the input, ETA " in text
+    assert "etlcore pass 1/1 (clean + filter + desensitization): " in text
+    assert " rows/s, " in text and "% of the pass, ETA of the run " in text and "docs" not in text
     assert "input = output + rejected + invalid: 33600 = 33000 + 0 + 600 (ok)" in text
     piped = subprocess.run([*command, "--output", str(tmp_path / "b.jsonl")], capture_output=True, text=True)
-    assert " docs/s" not in piped.stderr
+    assert " rows/s" not in piped.stderr
     assert piped.stderr.splitlines()[0] == "input = output + rejected + invalid: 33600 = 33000 + 0 + 600 (ok)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,9 +22,10 @@ ray = pytest.importorskip("ray")
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     """One local Ray for the module: starting one, and its actors, costs seconds."""
-    # The actors import the tests' toy operators from conftest, as the local engine's workers do.
+    # The actors import the tests' toy operators from conftest, as the local engine's workers do, and the
+    # etlcore of this checkout (not whichever one the environment installed).
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(REPO / "tests")}})
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")])}})
     yield
     ray.shutdown()
 

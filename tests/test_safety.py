@@ -144,10 +144,10 @@ def test_a_path_that_cannot_be_created_is_refused_before_the_run(here: Path, cap
 def test_a_rejects_file_fed_back_in_runs_and_keeps_each_earlier_verdict(here: Path,
                                                                        capfd: pytest.CaptureFixture[str]) -> None:
     assert etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "docs.jsonl")[0] == 0
-    words_1 = {"etl_stage": "filter", "etl_operator": "filter_check_number_words", "etl_reason": "words=1"}
+    words_1 = {"etl_stage": "filter", "etl_operator": "filter_check_number_words", "etl_reason": "words=1 < min 3"}
     assert read_jsonl(here / "out.jsonl.etlcore" / "rejects.jsonl") == [
         {"id": "0", "text": "word", **words_1},
-        {"id": "1", "text": "word word", **words_1, "etl_reason": "words=2"}]
+        {"id": "1", "text": "word word", **words_1, "etl_reason": "words=2 < min 3"}]
     lower = {"filter": [{"name": "filter_check_number_words",
                          "args": {"number_words_min_cutoff": 2, "number_words_max_cutoff": 10000}}]}
     (here / "lower.json").write_bytes(orjson.dumps(lower))
@@ -155,14 +155,16 @@ def test_a_rejects_file_fed_back_in_runs_and_keeps_each_earlier_verdict(here: Pa
                            "out.jsonl.etlcore/rejects.jsonl")
     assert (code, err.splitlines()[0]) == (0, "input = output + rejected + invalid: 2 = 1 + 1 + 0 (ok)")
     # The rescued row is written with every column it came with, its earlier verdict included.
-    assert read_jsonl(here / "again.jsonl") == [{"id": "1", "text": "word word", **words_1, "etl_reason": "words=2"}]
+    assert read_jsonl(here / "again.jsonl") == [
+        {"id": "1", "text": "word word", **words_1, "etl_reason": "words=2 < min 3"}]
+    again = {**words_1, "etl_reason": "words=1 < min 2"}
     assert read_jsonl(here / "again.jsonl.etlcore" / "rejects.jsonl") == [
-        {"id": "0", "text": "word", "etl_previous": words_1, **words_1}]
+        {"id": "0", "text": "word", "etl_previous": words_1, **again}]
     # A third round nests the verdicts, the newest outermost.
     assert etlcore(capfd, "run", "--config", "lower.json", "--output", "third.jsonl",
                    "again.jsonl.etlcore/rejects.jsonl")[0] == 0
     assert read_jsonl(here / "third.jsonl.etlcore" / "rejects.jsonl") == [
-        {"id": "0", "text": "word", "etl_previous": {**words_1, "etl_previous": words_1}, **words_1}]
+        {"id": "0", "text": "word", "etl_previous": {**again, "etl_previous": words_1}, **again}]
 
 
 def test_run_table_keeps_an_earlier_verdict_and_leaves_rows_without_one_alone() -> None:
@@ -174,9 +176,9 @@ def test_run_table_keeps_an_earlier_verdict_and_leaves_rows_without_one_alone() 
     assert kept.num_rows == 0
     assert rejected.to_pylist() == [
         {"id": "a", "text": "one", "etl_previous": {"etl_stage": "filter", "etl_reason": "words=1"},
-         "etl_stage": "filter", "etl_operator": "filter_check_number_words", "etl_reason": "words=1"},
+         "etl_stage": "filter", "etl_operator": "filter_check_number_words", "etl_reason": "words=1 < min 3"},
         {"id": "b", "text": "two", "etl_previous": None,
-         "etl_stage": "filter", "etl_operator": "filter_check_number_words", "etl_reason": "words=1"}]
+         "etl_stage": "filter", "etl_operator": "filter_check_number_words", "etl_reason": "words=1 < min 3"}]
 
 
 # Item 5: a typo is not mistaken for an empty corpus: when every row is invalid, the run accounts for them

@@ -26,7 +26,7 @@ from etlcore.io.writer import write_atomic
 from etlcore.pipeline import Counts, OperatorCount
 from etlcore.registry import STAGES
 
-FORMAT = 1
+FORMAT = 2  # 2: rows carry their input position, rejects lines are led by it (io.order)
 
 
 class Checkpoint:

@@ -54,13 +54,18 @@ def _running(stage: str, operator: Operator, count: OperatorCount) -> Iterator[N
 class OperatorCount:
     name: str
     remaining: int = 0
+    # Documents this operator turned down (drop_count). Each filter judges every document that entered
+    # the stage, so a document two filters turn down counts in both; `rejected` counts it once, for the
+    # first (the rejects file's etl_operator), so that the operators' `rejected` add up to the rejects.
     dropped: int = 0
+    rejected: int = 0
     changed: int = 0  # documents whose text this operator changed (the legacy processed_entity)
     seconds: float = 0.0
 
     def add(self, other: OperatorCount) -> None:
         self.remaining += other.remaining
         self.dropped += other.dropped
+        self.rejected += other.rejected
         self.changed += other.changed
         self.seconds += other.seconds
 
@@ -172,6 +177,7 @@ class Pipeline:
                         keep = pc.invert(emptied)
                         table, new = table.filter(keep), new.filter(keep)
                         count.dropped += n_emptied
+                        count.rejected += n_emptied
                     texts = new
                     table = table.set_column(position, self.text_column, texts)
             count.remaining += len(texts)
@@ -199,7 +205,9 @@ class Pipeline:
             return table
         dropped = np.flatnonzero(~kept)
         deciding = np.argmin(np.stack(verdicts)[:, dropped], axis=0)  # the first filter that says no
-        reasons = [f"{filters[f].statistic}={_short(values[f][row])}" for f, row in zip(deciding, dropped)]
+        for count, rejected in zip(counts.operators["filter"], np.bincount(deciding, minlength=len(filters))):
+            count.rejected += int(rejected)
+        reasons = [filters[f].reason(values[f][row]) for f, row in zip(deciding, dropped)]
         operators = [filters[f].name for f in deciding]
         rejects.append(rejected_rows(table.take(dropped), "filter", operators, pa.array(reasons)))
         return table.filter(pa.array(kept))
@@ -252,6 +260,7 @@ class Pipeline:
             duplicates.original[rows] = alive[kept_index[dropped]]
             duplicates.distance[rows] = distance[dropped]
             count.dropped += len(dropped)
+            count.rejected += len(dropped)
             count.remaining += int(duplicates.keep.sum())
         return duplicates
 
@@ -306,10 +315,6 @@ def _blank(texts: pa.Array) -> pa.Array:
     """True where the text is empty or whitespace only (the Unicode whitespace `utf8_trim_whitespace` trims,
     checked in place: no trimmed copy of the batch)."""
     return pc.or_(pc.equal(pc.binary_length(texts), 0), pc.utf8_is_space(texts))
-
-
-def _short(value: float) -> str:
-    return f"{round(float(value), 4):g}"
 
 
 VERDICT = ("etl_stage", "etl_operator", "etl_reason")  # where and why a row was rejected

@@ -13,43 +13,89 @@ import orjson
 from etlcore.io.writer import write_atomic
 
 
+def duration(seconds: float) -> str:
+    """`42 s`, `3 min 05 s`, `2 h 07 min`."""
+    seconds = max(round(seconds), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds // 60 % 60:02d} min"
+
+
 class Progress:
-    """Documents read, documents/s and the current phase, redrawn at most twice a second; the share
-    done and the ETA come from the input bytes when every input is uncompressed (a compressed size
-    says nothing about how much text is left). Disabled, it costs nothing and prints nothing."""
+    """The pass the run is in (`pass 2/4 (deduplication + desensitization)`), its rows so far and
+    rows/s, the share of the pass done and the ETA of the whole run, redrawn at most twice a second.
+
+    A run is cut into passes over the data (see `runner.plan_passes`). The first pass over the input
+    files knows its share from the input bytes when every input is uncompressed (a compressed size says
+    nothing about how much text is left); a later pass reads back what the one before wrote and knows its
+    rows. The ETA of the run adds to what is left of this pass an estimate of the passes after it: as
+    many rows as this one, at this pass's speed (an upper bound: later passes see fewer rows, and the
+    estimate shrinks as they run). Disabled, it costs nothing and prints nothing."""
 
     def __init__(self, enabled: bool, total_bytes: int | None) -> None:
         self.enabled, self.total_bytes = enabled, total_bytes
-        self.documents = self.bytes = 0
-        self.name = "reading"
-        self.started = time.monotonic()
+        self.rows = self.bytes = 0  # of this pass
+        self.number, self.passes, self.name = 1, 1, "reading"
+        self.expected: int | None = None  # rows this pass will see, when known
+        self.activity: str | None = None  # work of the pass that reads no rows (deciding duplicates)
+        self.started = time.monotonic()  # of this pass
         self._drawn = 0.0  # the first update draws at once
 
     @staticmethod
     def wanted(quiet: bool) -> bool:
         return not quiet and sys.stderr.isatty()
 
-    def advance(self, documents: int, size: int) -> None:
-        self.documents += documents
+    def start_pass(self, number: int, passes: int, name: str, expected: int | None) -> None:
+        """Pass `number` of `passes` begins; `expected`: its rows, when known (None: from the input bytes)."""
+        self.number, self.passes, self.name, self.expected = number, passes, name, expected
+        self.rows = self.bytes = 0
+        self.activity = None
+        self.started = time.monotonic()
+        self._draw(force=True)
+
+    def phase(self, activity: str) -> None:
+        """Work within the pass that reads no rows, shown until rows flow again."""
+        self.activity = activity
+        self._draw(force=True)
+
+    def advance(self, rows: int, size: int) -> None:
+        self.rows += rows
         self.bytes += size
+        self.activity = None
         self._draw()
 
-    def phase(self, name: str) -> None:
-        self.name = name
-        if self.documents:  # before the first documents, the first advance draws
-            self._draw(force=True)
+    def line(self, now: float) -> str:
+        head = f"etlcore pass {self.number}/{self.passes} ({self.name})"
+        if self.activity:
+            return f"{head}: {self.activity}"
+        elapsed = max(now - self.started, 1e-9)
+        line = f"{head}: {self.rows:,} rows, {self.rows / elapsed:,.0f} rows/s"
+        done = self._done()
+        if done:
+            line += f", {done:.0%} of the pass, ETA of the run {duration(self._left(elapsed, done))}"
+        return line
+
+    def _done(self) -> float | None:
+        """The share of this pass done, if it can be told."""
+        if self.expected is not None:
+            return min(self.rows / self.expected, 1.0) if self.expected and self.rows else None
+        if self.total_bytes and self.bytes:
+            return min(self.bytes / self.total_bytes, 1.0)
+        return None
+
+    def _left(self, elapsed: float, done: float) -> float:
+        """Seconds left in the run: the rest of this pass, and as long again for each pass after it."""
+        this_pass = elapsed / done
+        return this_pass - elapsed + (self.passes - self.number) * this_pass
 
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()
         if not self.enabled or (now - self._drawn < 0.5 and not force):
             return
         self._drawn = now
-        elapsed = max(now - self.started, 1e-9)
-        line = f"etlcore {self.name}: {self.documents:,} docs, {self.documents / elapsed:,.0f} docs/s"
-        if self.total_bytes and self.bytes:
-            done = min(self.bytes / self.total_bytes, 1.0)
-            line += f", {done:.0%} of the input, ETA {elapsed * (1 - done) / done:,.0f} s"
-        sys.stderr.write(f"\r{line}\x1b[K")
+        sys.stderr.write(f"\r{self.line(now)}\x1b[K")
         sys.stderr.flush()
 
     def close(self) -> None:

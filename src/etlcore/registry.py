@@ -70,6 +70,10 @@ def register(cls: type[Operator]) -> type[Operator]:
         raise TypeError(f"{cls.__name__}: stage {cls.stage!r} takes a {kind.__name__ if kind else '?'}")
     if not cls.rule():
         raise TypeError(f"{cls.__name__}: an operator's docstring states its exact rule")
+    declared = {arg.name for arg in cls.args}
+    for bound in (getattr(cls, "min_cutoff", None), getattr(cls, "max_cutoff", None)):
+        if bound is not None and bound not in declared:
+            raise TypeError(f"{cls.__name__}: its cutoff {bound!r} is not one of its args")
     if cls.name in _OPERATORS:
         raise TypeError(f"operator {cls.name!r} is registered twice")
     _OPERATORS[cls.name] = cls

@@ -25,12 +25,14 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from etlcore import __version__
 from etlcore.checkpoints import Checkpoint, checkpoint_key
 from etlcore.config import PipelineConfig, load_config
 from etlcore.errors import EtlError
 from etlcore.io.lock import RunLock
+from etlcore.io.order import RejectsSink, without_positions
 from etlcore.io.paths import check_run_targets
 from etlcore.io.reader import WORK_DIR_SUFFIX, InputFile, ReadOptions, expand_inputs
 from etlcore.io.writer import JsonlSink, NullSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
@@ -159,6 +161,11 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         from etlcore.ray_engine import require_ray  # Ray is an optional extra, slow to import
 
         require_ray()
+    if Progress.wanted(quiet):
+        from etlcore.kernels import cold
+
+        if cold():
+            print("etlcore: compiling kernels (first run only)…", file=sys.stderr, flush=True)
     pipeline = Pipeline(pipeline_config, text_column, id_column)  # loads what operators need: may refuse
     interruptible = _Interruptible()
     interruptible.install()  # before any file is written: from here on a signal stops the run in order
@@ -202,7 +209,7 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
         remove_stale_temporaries(output.parent, f".{output.name}.*tmp-*")
     checkpoints = {stage: Checkpoint(work, stage, checkpoint_key(pipeline_config, stage, files, options))
                    for stage in pipeline_config.checkpoints}
-    job = _Job(pipeline, options, work, sink, JsonlSink(Path(paths["rejects"])), JsonlSink(Path(paths["invalid"])),
+    job = _Job(pipeline, options, work, sink, RejectsSink(Path(paths["rejects"])), JsonlSink(Path(paths["invalid"])),
                checkpoints)
     input_bytes = sum(f.path.stat().st_size for f in files)
     uncompressed = not any(f.compression for f in files)
@@ -315,6 +322,14 @@ def plan_passes(todo: list[str], checkpoints: set[str]) -> list[_Pass]:
     return passes
 
 
+def pass_name(step: _Pass) -> str:
+    """What a pass does, for the progress line: `clean + filter`, `deduplication + desensitization`, ..."""
+    if step.fingerprint and not step.stages and not step.deduplicated:
+        return "deduplication: fingerprints"
+    name = " + ".join((["deduplication"] if step.deduplicated else []) + list(step.stages))
+    return name or "writing the output"
+
+
 class _Job:
     """The state of one run: the pipeline, the sinks, the counts."""
 
@@ -345,11 +360,16 @@ class _Job:
         passes = plan_passes(todo, set(self.checkpoints) & set(todo))
         self.stages_run = [stage for stage in todo if self.pipeline.operators.get(stage)]
         self.reading.all = source is not None  # a checkpoint holds what came of every input row
+        # As the progress line counts them: a pass that counts lines for deduplication is followed by one
+        # that fingerprints.
+        self._shown_passes = len(passes) + sum(1 for p in passes if p.fingerprint and self.pipeline.counts_lines)
+        self._shown = 0
         fingerprints: list[list[np.ndarray]] = []
         ids: list[pa.Array] = []
         duplicates: Duplicates | None = None
         for number, step in enumerate(passes):
             final = number == len(passes) - 1
+            self._start_pass(pass_name(step), source)
             if step.deduplicated:
                 duplicates = self._decide(fingerprints, ids, source)
                 fingerprints, ids = [], []
@@ -357,7 +377,6 @@ class _Job:
                        else ParquetSource(source, *((duplicates, self._ids) if step.deduplicated else ())))
             destination = None if final else self._destination(step, source)
             encode = final and isinstance(self.sink, JsonlSink)
-            self.progress.phase(" + ".join(step.stages) if step.stages else "deduplication")
             self.reading.phase = " + ".join(step.stages) if step.stages else "deduplication"
             counting = step.fingerprint and self.pipeline.counts_lines
             line_counts, documents = LineCounts() if counting else None, 0
@@ -385,7 +404,7 @@ class _Job:
     def _fingerprint(self, workers: Workers, rows: Path, line_counts: LineCounts, documents: int,
                      fingerprints: list[list[np.ndarray]], ids: list[pa.Array], interruptible: _Interruptible) -> None:
         """Fingerprint the rows that reach deduplication, now that the lines of all of them are counted."""
-        self.progress.phase("deduplication: fingerprints")
+        self._start_pass("deduplication: fingerprints", rows)
         saved = self.work / "deduplication-lines.npy"  # where every worker can map it
         np.save(saved, line_counts.table)
         try:
@@ -396,6 +415,14 @@ class _Job:
                 self._keep_fingerprints(result, fingerprints, ids)
         finally:
             saved.unlink(missing_ok=True)
+
+    def _start_pass(self, name: str, source: Path | None) -> None:
+        """Show the next pass; one reading back a previous pass's Parquet knows how many rows it will see."""
+        self._shown += 1
+        expected = None
+        if source is not None:
+            expected = pq.ParquetFile(source).metadata.num_rows if source.exists() else 0
+        self.progress.start_pass(self._shown, self._shown_passes, name, expected)
 
     def _keep_fingerprints(self, result: ChunkResult, fingerprints: list[list[np.ndarray]],
                            ids: list[pa.Array]) -> None:
@@ -417,7 +444,7 @@ class _Job:
         return self.writing
 
     def _take(self, result: ChunkResult, destination: ParquetSink | None, final: bool) -> None:
-        self.progress.advance(result.rows_read, result.bytes_read)
+        self.progress.advance(result.rows_in, result.bytes_read)
         if not self.reading.all:
             self.reading.bytes += result.bytes_read
         self.tally.input += result.rows_read
@@ -436,7 +463,7 @@ class _Job:
             if result.encoded is not None:
                 self.sink.write_encoded(result.encoded, result.rows)
             else:
-                self.sink.write(result.table)
+                self.sink.write(without_positions(result.table))
             self.tally.output += result.rows
         elif destination is not None:
             destination.write(result.table)
@@ -447,7 +474,7 @@ class _Job:
     def _decide(self, fingerprints: list[list[np.ndarray]], ids: list[pa.Array], rows: Path | None) -> Duplicates:
         """Decide over the fingerprints of the documents in `rows` (the Parquet they were spooled to, in
         the same order), from which a deduplicator that confirms pairs reads their texts back."""
-        self.progress.phase("deduplication")
+        self.progress.phase(f"deciding over {sum(len(b[0]) for b in fingerprints if b):,} fingerprints")
         per_operator = [np.concatenate([b[i] for b in fingerprints]) if fingerprints
                         else np.zeros(0, np.uint64) for i in range(len(self.pipeline.deduplicators))]
         self._ids = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
@@ -541,7 +568,10 @@ def _extras(job: _Job, seconds: float, paths: dict[str, str], stop_signal: int |
         "invalid_rows": job.tally.invalid,
         "seconds": round(seconds, 3),
         "documents_per_second": round(job.tally.input / seconds, 1) if seconds else None,
-        "operators": [{"stage": stage, "name": c.name, "seconds": round(c.seconds, 3), "changed": c.changed}
+        # changed: texts a mapper changed; dropped: documents the operator turned down (a filter judges every
+        # document of its stage); rejected: the rows of the rejects file naming it (they add up to rejected_rows)
+        "operators": [{"stage": stage, "name": c.name, "seconds": round(c.seconds, 3), "changed": c.changed,
+                       "dropped": c.dropped, "rejected": c.rejected}
                       for stage, counts in job.counts.operators.items() for c in counts],
         "paths": paths,
         "resumed_after": job.resumed_from,  # the stage whose checkpoint this run went on from, if any

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from etlcore.config import PipelineConfig
+from etlcore.io.order import encode_in_order, with_positions, without_positions
 from etlcore.io.reader import Batch, Chunk, InvalidRow, ReadOptions, parse_chunk
 from etlcore.io.writer import table_jsonl
 from etlcore.pipeline import Counts, Pipeline
@@ -38,21 +39,22 @@ class ChunkResult:
     counts: Counts
     encoded: bytes | None = None  # those rows as JSON Lines, when the output is JSON Lines
     rows: int = 0
-    rejects: bytes = b""  # rejected rows as JSON Lines
+    rejects: bytes = b""  # rejected rows as JSON Lines in input order, each led by its position (io.order)
     rejected: int = 0
     invalid: list[InvalidRow] = field(default_factory=list)
-    rows_read: int = 0
+    rows_read: int = 0  # of the input files: rows and invalid lines
+    rows_in: int = 0  # that the payload brought: read, or read back from a previous pass's Parquet
     bytes_read: int = 0  # of the input, for the progress bar
     fingerprints: list[np.ndarray] = field(default_factory=list)  # one array per deduplicator
     line_hashes: np.ndarray | None = None  # of the rows, when the step counts lines
 
     def finish(self, rejects: list[pa.Table], encode: bool) -> ChunkResult:
         """Encode here what the main process would otherwise spend its time encoding."""
-        self.rejects = b"".join(map(table_jsonl, rejects))
+        self.rejects = encode_in_order(rejects)
         self.rejected = sum(table.num_rows for table in rejects)
         self.rows = self.table.num_rows
         if encode:
-            self.encoded = table_jsonl(self.table)
+            self.encoded = table_jsonl(without_positions(self.table))
             self.table = self.table.slice(0, 0)  # not sent back twice
         return self
 
@@ -103,11 +105,13 @@ def process_payload(pipeline: Pipeline, options: ReadOptions, payload: Payload, 
     rejects: list[pa.Table] = []
     if isinstance(payload, Chunk):
         batch = parsed if parsed is not None else parse_chunk(payload, options)
-        result = ChunkResult(batch.table, pipeline.new_counts(), invalid=batch.invalid,
-                             rows_read=batch.rows_read, bytes_read=payload.size)
+        table = with_positions(batch.table, payload.file.number, batch.lines)  # kept through every pass
+        result = ChunkResult(table, pipeline.new_counts(), invalid=batch.invalid,
+                             rows_read=batch.rows_read, rows_in=batch.rows_read, bytes_read=payload.size)
     else:
         table, duplicates = payload
-        result = ChunkResult(table, pipeline.new_counts())
+        result = ChunkResult(table, pipeline.new_counts(),
+                             rows_in=table.num_rows + (duplicates.num_rows if duplicates is not None else 0))
         if duplicates is not None:
             rejects.append(duplicates)
     if result.table.num_rows:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import dataclasses
 import glob
 import gzip
 import io
@@ -68,6 +69,7 @@ class InputFile:
     source: str  # stable display name: relative to the folder or glob root it was found under
     format: str
     compression: str | None
+    number: int = 0  # its place among the run's input files (the order rows are read in)
 
 
 @dataclass
@@ -90,6 +92,7 @@ class InvalidRow:
 class Batch:
     table: pa.Table
     invalid: list[InvalidRow] = field(default_factory=list)
+    lines: Sequence[int] = ()  # the line (or row) number of each row of `table` in its file
 
     @property
     def rows_read(self) -> int:
@@ -169,7 +172,7 @@ def expand_inputs(inputs: list[str | Path], skip: Sequence[Path] = ()) -> list[I
         if not found:
             raise EtlError(f"input {given}: no corpus files found (looked for {', '.join(FORMATS)})")
         files += found
-    return files
+    return [dataclasses.replace(file, number=number) for number, file in enumerate(files)]
 
 
 @dataclass
@@ -281,7 +284,7 @@ def parse_whole_chunk(file: InputFile, options: ReadOptions, lines: bytes, first
     else:
         columns.insert(0, identifiers)
         fields.insert(0, pa.field(id_column, pa.string()))
-    return Batch(pa.Table.from_arrays(columns, schema=pa.schema(fields)))
+    return Batch(pa.Table.from_arrays(columns, schema=pa.schema(fields)), lines=range(first_line, first_line + len(starts)))
 
 
 def _holds_exactly(column: pa.ChunkedArray | pa.Array) -> bool:
@@ -438,7 +441,7 @@ class _BatchBuilder:
                 fields.append(pa.field(name, array.type))
                 arrays.append(array)
         self.invalid.sort(key=lambda row: row.line)
-        return Batch(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), self.invalid)
+        return Batch(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), self.invalid, self.lines)
 
     def _drop_deep_rows(self, typed: dict[str, pa.Array | None]) -> bool:
         """Move the rows nesting deeper than MAX_NESTING to the invalid ones. Only the columns whose type
@@ -571,7 +574,7 @@ def check_table(table: pa.Table, source: str, lines: range, text_column: str, id
         table = table.set_column(table.column_names.index(id_column), id_column, ids)
     else:
         table = table.add_column(0, id_column, fallback)
-    return Batch(table, invalid)
+    return Batch(table, invalid, valid_lines)
 
 
 def is_json_text(field: pa.Field) -> bool:

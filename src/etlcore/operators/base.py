@@ -86,6 +86,20 @@ def _fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
 
 
+def short_number(value: float, digits: int = 4) -> str:
+    """A statistic as the rejects file shows it: rounded to `digits` decimals, no trailing zeros."""
+    return f"{round(float(value), digits):g}"
+
+
+def _apart(value: float, bound: float) -> tuple[str, str]:
+    """`value` and `bound` shown with as many decimals as it takes to tell them apart (0.30004 > max 0.3)."""
+    for digits in (4, 6, 8, 10, 12, 15):
+        shown, limit = short_number(value, digits), short_number(bound, digits)
+        if shown != limit:
+            return shown, limit
+    return repr(float(value)), repr(float(bound))
+
+
 def _parse_text(text: str, kind: type) -> Any:
     if kind is bool:
         return {"true": True, "false": False}.get(text.strip().lower(), text)
@@ -134,6 +148,24 @@ class Mapper(Operator):
 
 class Filter(Operator):
     statistic: ClassVar[str]  # name written in the rejects file, e.g. "char_rep_ratio"
+    # The args holding the lowest and the highest statistic kept, if the filter has such a bound: the
+    # rejects file names the bound a document crossed (`words=1 < min 2.2`).
+    min_cutoff: ClassVar[str | None] = None
+    max_cutoff: ClassVar[str | None] = None
+
+    def reason(self, value: float) -> str:
+        """Why a document with this statistic was rejected, for the rejects file: the statistic and the
+        bound it crossed, `words=1 < min 2.2`, `perplexity=1191.3 > max 1000` (the statistic alone when
+        no declared bound explains it)."""
+        low = getattr(self, self.min_cutoff) if self.min_cutoff else None
+        high = getattr(self, self.max_cutoff) if self.max_cutoff else None
+        if low is not None and value < low:
+            shown, bound = _apart(value, low)
+            return f"{self.statistic}={shown} < min {bound}"
+        if high is not None and value > high:
+            shown, bound = _apart(value, high)
+            return f"{self.statistic}={shown} > max {bound}"
+        return f"{self.statistic}={short_number(value)}"
 
     def compute(self, texts: pa.StringArray) -> np.ndarray:
         """The per-document statistic, float64, one per text."""

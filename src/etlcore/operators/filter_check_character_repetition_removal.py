@@ -29,6 +29,7 @@ class FilterCheckCharacterRepetitionRemoval(Filter):
     name = "filter_check_character_repetition_removal"
     stage = "filter"
     statistic = "char_rep_ratio"
+    max_cutoff = "default_character_repetition_max_cutoff"
     args = (
         Arg("default_character_repetition_max_cutoff", float, "highest character repetition ratio kept",
             required=True, minimum=0, maximum=1),

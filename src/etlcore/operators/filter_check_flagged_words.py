@@ -90,6 +90,7 @@ class FilterCheckFlaggedWords(Filter):
     name = "filter_check_flagged_words"
     stage = "filter"
     statistic = "flagged_ratio"
+    max_cutoff = "flagged_words_max_cutoff"
     args = (
         Arg("flagged_words_max_cutoff", float, "highest share of flagged words kept", required=True,
             minimum=0, maximum=1),

@@ -28,6 +28,7 @@ class FilterCheckLangId(Filter):
     name = "filter_check_lang_id"
     stage = "filter"
     statistic = "lang_id"
+    min_cutoff = "lang_id_min_cutoff"
     args = (
         Arg("lang_id_min_cutoff", float, "lowest language probability kept", required=True, minimum=0, maximum=1),
         Arg("lang", str, "required language code(s), comma separated (fastText codes: zh, en, ja, ...)",

@@ -36,6 +36,8 @@ class FilterCheckNumberWords(Filter):
     name = "filter_check_number_words"
     stage = "filter"
     statistic = "words"
+    min_cutoff = "number_words_min_cutoff"
+    max_cutoff = "number_words_max_cutoff"
     args = (
         Arg("number_words_min_cutoff", float, "fewest words a kept document has", required=True,
             minimum=1, maximum=10000),

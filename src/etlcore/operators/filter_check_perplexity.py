@@ -310,6 +310,7 @@ class FilterCheckPerplexity(Filter):
     name = "filter_check_perplexity"
     stage = "filter"
     statistic = "perplexity"
+    max_cutoff = "perplexity_max_cutoff"
     args = (
         Arg("perplexity_max_cutoff", float, "highest perplexity kept", required=True, minimum=1, maximum=5000),
         Arg("model", str, "path of your own KenLM model (ARPA or binary), used for every document", default="",

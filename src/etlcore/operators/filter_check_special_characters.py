@@ -31,6 +31,7 @@ class FilterCheckSpecialCharacters(Filter):
     name = "filter_check_special_characters"
     stage = "filter"
     statistic = "special_ratio"
+    max_cutoff = "special_characters_max_cutoff"
     args = (Arg("special_characters_max_cutoff", float, "highest share of special characters kept",
                 required=True, minimum=0, maximum=1),)
     special_characters_max_cutoff: float

@@ -21,6 +21,7 @@ class FilterCheckWordRepetitionRemoval(Filter):
     name = "filter_check_word_repetition_removal"
     stage = "filter"
     statistic = "word_rep_ratio"
+    max_cutoff = "word_repetition_max_cutoff"
     args = (
         Arg("word_repetition_max_cutoff", float, "highest word repetition ratio kept", required=True,
             minimum=0, maximum=1),
