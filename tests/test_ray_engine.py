@@ -150,7 +150,8 @@ def test_task_engine_options_are_checked_before_anything_runs(tmp_path: Path, mo
     assert main(["task", "create", "analyse.json", "--ray-address", "auto"]) == 2
     assert "--ray-address needs --engine ray" in capsys.readouterr().err
     assert main(["task", "create", "analyse.json", "--engine", "ray"]) == 2
-    assert "--workers and --engine apply to a run: add --run, or give them to task run" in capsys.readouterr().err
+    assert ("--workers, --engine and --keep-checkpoints apply to a run: add --run, or give them to task run"
+            in capsys.readouterr().err)
     assert not (tmp_path / "out").exists()  # refused before the task was created
     assert main(["task", "create", "analyse.json"]) == 0
     task_id = orjson.loads(capsys.readouterr().out)["task_id"]

@@ -284,7 +284,8 @@ def parse_whole_chunk(file: InputFile, options: ReadOptions, lines: bytes, first
     else:
         columns.insert(0, identifiers)
         fields.insert(0, pa.field(id_column, pa.string()))
-    return Batch(pa.Table.from_arrays(columns, schema=pa.schema(fields)), lines=range(first_line, first_line + len(starts)))
+    return Batch(pa.Table.from_arrays(columns, schema=pa.schema(fields)),
+                 lines=range(first_line, first_line + len(starts)))
 
 
 def _holds_exactly(column: pa.ChunkedArray | pa.Array) -> bool:
