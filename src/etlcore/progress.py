@@ -30,9 +30,9 @@ class Progress:
     A run is cut into passes over the data (see `runner.plan_passes`). The first pass over the input
     files knows its share from the input bytes when every input is uncompressed (a compressed size says
     nothing about how much text is left); a later pass reads back what the one before wrote and knows its
-    rows. The ETA of the run adds to what is left of this pass an estimate of the passes after it: as
-    many rows as this one, at this pass's speed (an upper bound: later passes see fewer rows, and the
-    estimate shrinks as they run). Disabled, it costs nothing and prints nothing."""
+    rows. The ETA of the run adds to what is left of this pass an estimate of the passes after it: each
+    as long as this one (rough while a light pass runs before heavy ones; closer with every pass).
+    Disabled, it costs nothing and prints nothing."""
 
     def __init__(self, enabled: bool, total_bytes: int | None) -> None:
         self.enabled, self.total_bytes = enabled, total_bytes
