@@ -173,7 +173,7 @@ def data_juicer_itself(python: str, prepared: list, models_folder: Path) -> tupl
     return result["seconds"], result["values"]
 
 
-def speed(docs: int, rounds: int, dj_python: str | None) -> None:
+def speed(docs: int, rounds: int, dj_python: str | None, only: str = "") -> None:
     import collections
     import time
 
@@ -190,6 +190,8 @@ def speed(docs: int, rounds: int, dj_python: str | None) -> None:
                          load_model(default_model_paths(language)[1])) for language in ("zh", "en")}
     scorer = FilterCheckPerplexity(perplexity_max_cutoff=1110)
     for name, texts in corpora(docs).items():
+        if only and not name.startswith(only):
+            continue
         batches = [texts.slice(i, 10_000) for i in range(0, len(texts), 10_000)]
         scorer.compute(batches[0].slice(0, 100))  # compiled and loaded outside the timings
         prepared = []  # per batch: per language its piece lines (bare) and its raw documents (data-juicer)
@@ -272,12 +274,13 @@ def main() -> None:
     parser.add_argument("part", choices=("quality", "speed"))
     parser.add_argument("--docs", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("make_corpus", "distinct"), default="", help="speed: one corpus")
     parser.add_argument("--dj-python", help="python of a venv with py-data-juicer 1.6 (speed: run its filter too)")
     args = parser.parse_args()
     if args.part == "quality":
         quality()
     else:
-        speed(args.docs, args.rounds, args.dj_python)
+        speed(args.docs, args.rounds, args.dj_python, args.only)
 
 
 if __name__ == "__main__":

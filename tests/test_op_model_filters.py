@@ -90,6 +90,7 @@ def test_scores_equal_plain_ccnet_scoring_with_repeated_lines_and_unknown_pieces
     # result must equal the plain way: every line's pieces as text (an unknown piece is its own text,
     # as in the KenLM model's training text), joined, scored one by one.
     from etlcore.operators.filter_check_perplexity import (
+        default_encoder,
         default_model_paths,
         load_model,
         load_sentencepiece,
@@ -115,6 +116,27 @@ def test_scores_equal_plain_ccnet_scoring_with_repeated_lines_and_unknown_pieces
         expected.append(10 ** (-score / tokens) if n else math.nan)
         at += n
     assert perplexities(model, pieces, pa.array(texts)).tolist() == pytest.approx(expected, nan_ok=True)
+    compiled = perplexities(model, pieces, pa.array(texts), default_encoder(sentencepiece_path))
+    assert compiled.tolist() == pytest.approx(expected, nan_ok=True)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_compiled_encoder_gives_sentencepiece_s_own_pieces(language: str) -> None:
+    from etlcore.operators.filter_check_perplexity import (
+        default_encoder,
+        default_model_paths,
+        load_sentencepiece,
+        normalised_lines,
+    )
+
+    path = default_model_paths(language)[0]
+    texts = [*NEWS_ZH, *NEWS_EN, "我们看到鳄鳄了 䶵𠀋 x", "naïve café ▁ ▁▁ 👍🏽 e-mail 3.14 ΑΒΓ абв ﬁ", "a", "鳄",
+             shuffled_characters(NEWS_ZH[1], 1), shuffled_characters(NEWS_EN[1], 2), "x" * 300]
+    lines, _ = normalised_lines(pa.array(texts))
+    ids, counts = default_encoder(path).encode(pa.array(lines, pa.large_string()))
+    expected = load_sentencepiece(path).encode(lines, out_type=int)
+    assert counts.tolist() == [len(pieces) for pieces in expected]
+    assert ids.tolist() == [piece for pieces in expected for piece in pieces]
 
 
 def test_model_choice_by_language_and_script_and_a_document_without_tokens_is_kept() -> None:

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from etlcore.operators._words import is_chinese
 from etlcore.operators.base import Arg, Filter
 from etlcore.registry import register
-from etlcore.textstats import code_point_buffer, decode_utf8, nfkc_lower_table, utf8_buffers
+from etlcore.textstats import code_point_buffer, decode_utf8, mix64, nfkc_lower_table, utf8_buffers
 
 # Per language: (SentencePiece model, KenLM model over its pieces), in etlcore/data/lm, built by
 # resources/build_lm.py.
@@ -223,23 +223,175 @@ def _join_pieces(ids: np.ndarray, counts: np.ndarray, piece_data: np.ndarray, pi
     return out[: max(at - 1, 0)], unknown
 
 
+# SentencePiece's unigram encoding, compiled, for etlcore's own models (identity normaliser, dummy prefix,
+# no user-defined or byte pieces): each line becomes "▁" + the line with every space "▁", then the
+# Viterbi best path over the pieces, an unknown character scoring the lowest piece score - 10 and
+# consecutive unknown characters one unknown piece, as SentencePiece does (float32 path scores, the
+# first candidate kept on a tie). Equal to `SentencePieceProcessor.encode(..., out_type=int)` on every
+# line of the benchmark corpora (tests check it); user models go through SentencePiece itself.
+_SPACE_MARK = 0x2581
+_NO_CHILD = -1
+
+
+@numba.njit(cache=True, inline="always")
+def _slot(key: np.int64, mask: int) -> np.int64:
+    return np.int64(mix64(np.uint64(key)) & np.uint64(mask))
+
+
+@numba.njit(cache=True)
+def _piece_trie(piece_cps: np.ndarray, piece_offsets: np.ndarray, usable: np.ndarray) -> tuple:
+    """The usable pieces as a trie over code points, its edges in one open-addressing table: key
+    parent node * 0x110000 + code point -> child node; and per node the piece ending there (or -1)."""
+    edges = 0
+    for p in range(len(usable)):
+        if usable[p]:
+            edges += piece_offsets[p + 1] - piece_offsets[p]
+    size = 1
+    while size < 2 * edges + 2:
+        size *= 2
+    keys = np.full(size, -1, dtype=np.int64)
+    children = np.full(size, _NO_CHILD, dtype=np.int64)
+    node_piece = np.full(edges + 1, -1, dtype=np.int32)
+    nodes = 1  # node 0 is the root
+    for p in range(len(usable)):
+        if not usable[p]:
+            continue
+        node = 0
+        for k in range(piece_offsets[p], piece_offsets[p + 1]):
+            key = np.int64(node) * 0x110000 + piece_cps[k]
+            slot = _slot(key, size - 1)
+            while keys[slot] != -1 and keys[slot] != key:
+                slot = np.int64((slot + 1) & (size - 1))
+            if keys[slot] == -1:
+                keys[slot], children[slot] = key, nodes
+                nodes += 1
+            node = children[slot]
+        node_piece[node] = p
+    return keys, children, node_piece
+
+
+@numba.njit(cache=True, inline="always")
+def _child(keys: np.ndarray, children: np.ndarray, node: int, cp: int) -> int:
+    key = np.int64(node) * 0x110000 + cp
+    mask = len(keys) - 1
+    slot = _slot(key, mask)
+    while keys[slot] != -1:
+        if keys[slot] == key:
+            return children[slot]
+        slot = np.int64((slot + 1) & mask)
+    return _NO_CHILD
+
+
+@numba.njit(cache=True)
+def _encode_lines(data: np.ndarray, offsets: np.ndarray, keys: np.ndarray, children: np.ndarray,
+                  node_piece: np.ndarray, scores: np.ndarray, unknown_score: np.float32) -> tuple:
+    n_lines = len(offsets) - 1
+    out = np.empty(len(data) + n_lines, dtype=np.int32)  # at most one piece per code point (+ the prefix)
+    counts = np.zeros(n_lines, dtype=np.int64)
+    buffer = code_point_buffer(offsets)
+    line = np.empty(len(buffer) + 1, dtype=np.int64)
+    best = np.empty(len(line) + 1, dtype=np.float32)
+    came_from = np.empty(len(line) + 1, dtype=np.int64)
+    piece_at = np.empty(len(line) + 1, dtype=np.int32)
+    path = np.empty(len(line) + 1, dtype=np.int32)
+    at = 0
+    for n in range(n_lines):
+        count = decode_utf8(data, offsets[n], offsets[n + 1], buffer)
+        line[0] = _SPACE_MARK
+        for i in range(count):
+            line[i + 1] = _SPACE_MARK if buffer[i] == 32 else buffer[i]
+        size = count + 1
+        for i in range(size + 1):
+            came_from[i] = -1
+        best[0] = 0.0
+        for begin in range(size):
+            single = False
+            node = 0
+            for end in range(begin + 1, size + 1):
+                node = _child(keys, children, node, line[end - 1])
+                if node == _NO_CHILD:
+                    break
+                found = node_piece[node]
+                if found < 0:
+                    continue
+                length = end - begin
+                score = np.float32(scores[found] + best[begin])
+                if came_from[end] == -1 or score > best[end]:
+                    best[end], came_from[end], piece_at[end] = score, begin, found
+                if length == 1:
+                    single = True
+            if not single:
+                end = begin + 1
+                score = np.float32(unknown_score + best[begin])
+                if came_from[end] == -1 or score > best[end]:
+                    best[end], came_from[end], piece_at[end] = score, begin, 0
+        pieces = 0
+        end = size
+        while end > 0:
+            path[pieces] = piece_at[end]
+            pieces += 1
+            end = came_from[end]
+        previous_unknown = False
+        for k in range(pieces - 1, -1, -1):
+            piece = path[k]
+            if piece == 0 and previous_unknown:
+                continue  # consecutive unknown characters are one unknown piece
+            out[at] = piece
+            at += 1
+            counts[n] += 1
+            previous_unknown = piece == 0
+    return out[:at], counts
+
+
+class UnigramEncoder:
+    """SentencePiece's `encode(lines, out_type=int)` for a unigram model with the identity normaliser, in
+    one compiled call over an Arrow array of lines."""
+
+    def __init__(self, sentencepiece_model: Any) -> None:
+        size = sentencepiece_model.get_piece_size()
+        texts = [sentencepiece_model.id_to_piece(i) for i in range(size)]
+        usable = np.array([not (sentencepiece_model.is_control(i) or sentencepiece_model.is_unknown(i)
+                                or sentencepiece_model.is_unused(i)) for i in range(size)])
+        self.scores = np.array([sentencepiece_model.get_score(i) for i in range(size)], dtype=np.float32)
+        self.unknown_score = np.float32(self.scores[usable].min() - 10.0)
+        piece_cps = np.array([ord(c) for text in texts for c in text], dtype=np.int64)
+        piece_offsets = np.cumsum([0, *map(len, texts)]).astype(np.int64)
+        self.trie = _piece_trie(piece_cps, piece_offsets, usable)
+
+    def encode(self, lines: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """(piece ids of all lines back to back, pieces per line)."""
+        data, offsets = utf8_buffers(lines)
+        return _encode_lines(data, offsets, *self.trie, self.scores, self.unknown_score)
+
+
+@functools.cache
+def default_encoder(path: str) -> UnigramEncoder:
+    """The compiled encoder of a shipped SentencePiece model, made once per process."""
+    return UnigramEncoder(load_sentencepiece(path))
+
+
 def piece_lines(sentencepiece_model: Any, lines: list[str]) -> list[str]:
     """Each line as its SentencePiece pieces joined by spaces (what the KenLM model was trained on; an
     unknown piece is its own text, as `spm_encode` writes it)."""
     return [" ".join(pieces) for pieces in sentencepiece_model.encode(lines, out_type=str)]
 
 
-def _scored_pieces(model: Any, sentencepiece_model: Any, lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _scored_pieces(model: Any, sentencepiece_model: Any, lines: pa.Array,
+                   encoder: UnigramEncoder | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(log10 probability, pieces) of each line: the same as scoring `piece_lines`, faster: the pieces come
-    as ids (no Python string per piece) and are joined to UTF-8 by one compiled loop; the few lines with
-    an unknown piece are encoded again as text, since KenLM knows an unknown piece by its text."""
-    encoded = sentencepiece_model.encode(lines, out_type=int, num_threads=1)
-    counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    ids = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int64, count=int(counts.sum()))
+    as ids (from `encoder` when given, else SentencePiece; no Python string per piece) and are joined to
+    UTF-8 by one compiled loop; the few lines with an unknown piece are encoded again as text, since
+    KenLM knows an unknown piece by its text."""
+    if encoder is not None:
+        ids, counts = encoder.encode(lines)
+    else:
+        encoded = sentencepiece_model.encode(lines.to_pylist(), out_type=int, num_threads=1)
+        counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        ids = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int64, count=int(counts.sum()))
     joined, unknown = _join_pieces(ids, counts, *_piece_bytes(sentencepiece_model))
     byte_lines = joined.tobytes().split(b"\n") if len(lines) else []
     for line in np.flatnonzero(unknown).tolist():
-        byte_lines[line] = " ".join(sentencepiece_model.encode(lines[line], out_type=str)).encode()
+        byte_lines[line] = " ".join(sentencepiece_model.encode(lines[line].as_py(), out_type=str)).encode()
     return np.fromiter(map(model.score, byte_lines), dtype=np.float64, count=len(byte_lines)), counts
 
 
@@ -249,18 +401,18 @@ def _scored_words(model: Any, lines: list[str]) -> tuple[np.ndarray, np.ndarray]
     return scores, np.fromiter(map(len, map(str.split, lines)), dtype=np.int64, count=len(lines))
 
 
-def perplexities(model: Any, sentencepiece_model: Any | None, texts: pa.Array) -> np.ndarray:
+def perplexities(model: Any, sentencepiece_model: Any | None, texts: pa.Array,
+                 encoder: UnigramEncoder | None = None) -> np.ndarray:
     """CCNet perplexity of each text: each normalised line, as SentencePiece pieces (or, without a
     SentencePiece model, as its whitespace-separated words), is scored as a sentence, <s> ... </s>;
     10 ** (-(sum of the lines' log10 probabilities) / (their pieces + one </s> per line));
     NaN for a text without any line. A line that repeats in the batch is scored once."""
     normalised, lines_per_text = normalise(texts)
     encoded = _line_array(normalised, lines_per_text).dictionary_encode()
-    distinct = encoded.dictionary.to_pylist()
     if sentencepiece_model is not None:
-        distinct_scores, distinct_tokens = _scored_pieces(model, sentencepiece_model, distinct)
+        distinct_scores, distinct_tokens = _scored_pieces(model, sentencepiece_model, encoded.dictionary, encoder)
     else:
-        distinct_scores, distinct_tokens = _scored_words(model, distinct)
+        distinct_scores, distinct_tokens = _scored_words(model, encoded.dictionary.to_pylist())
     which = encoded.indices.to_numpy(zero_copy_only=False)
     scores, tokens_per_line = distinct_scores[which], distinct_tokens[which] + 1
     log10_sums, tokens = np.zeros(len(texts)), np.zeros(len(texts), dtype=np.int64)
@@ -357,7 +509,7 @@ class FilterCheckPerplexity(Filter):
             if len(rows):
                 sentencepiece_path, model_path = default_model_paths(language)
                 values[rows] = perplexities(load_model(model_path), load_sentencepiece(sentencepiece_path),
-                                            texts.take(pa.array(rows)))
+                                            texts.take(pa.array(rows)), default_encoder(sentencepiece_path))
         return values
 
     def keep(self, values: np.ndarray) -> np.ndarray:
