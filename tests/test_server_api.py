@@ -390,3 +390,22 @@ def test_a_signed_server_refuses_foreign_origins_too(server: Server) -> None:
     assert requests.post(server.url + path, data=body, headers={**headers, "Origin": server.url},
                          timeout=10).json()["task_id"].startswith("task-")
     assert ModelArts(server).call("GET", "")["count"] == 1
+
+
+def test_the_seeds_image_tasks_are_refused_by_the_modelarts_create_as_by_the_cli(server: Server, root: Path) -> None:
+    from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+
+    image = {"task_type": "image_classification", "dataset_type": "manifest"}
+    body = modelarts_body("data/corpus.jsonl", params=[{"name": "MetaValidation", "params": image}])
+    body["template"]["id"] = "sys_data_validation"
+    with pytest.raises(ClientRequestException) as refused:
+        ModelArts(server).call("POST", "", body)
+    message = ("template.operator_params: operator 'MetaValidation' (task_type image_classification, dataset_type "
+               "manifest) works on images: etlcore processes text only; its text counterpart is the template "
+               "sys_data_validation without operator_params (every row read and checked)")
+    assert refused.value.status_code == 400 and refused.value.error_msg == message
+    (root / "body.json").write_bytes(orjson.dumps(body))
+    cli = subprocess.run([sys.executable, "-m", "etlcore", "task", "create", "body.json"], cwd=root,
+                         capture_output=True, text=True)
+    assert cli.returncode == 2 and orjson.loads(cli.stderr)["message"] == message
+    assert ModelArts(server).call("GET", "")["count"] == 0
