@@ -4,8 +4,8 @@ The text statistics, simhash and perplexity kernels are compiled by numba the fi
 cached beside their modules (`cache=True`, `__pycache__/*.nbi`, `*.nbc`), so the first run after an
 install spends tens of seconds compiling and every later one none. `python -m etlcore.kernels`
 (`scripts/setup.sh` runs it after installing) warms that cache by running the embedded default config,
-every filter and deduplication included, over a few documents; a run that finds the cache cold says
-`compiling kernels (first run only)…` on a terminal.
+every filter and deduplication included, over a few documents and encoding a table as big JSON Lines
+outputs are; a run that finds the cache cold says `compiling kernels (first run only)…` on a terminal.
 """
 
 from __future__ import annotations
@@ -62,7 +62,22 @@ def warm() -> float:
         words = {"deduplication": [{"name": "deduplication_simhash",
                                     "args": {"distance": 5, "tokenization": "word"}}]}
         etlcore.run(words, [corpus], Path(folder) / "words.jsonl", workers=1)
+    _encode_a_big_table()
     return time.perf_counter() - started
+
+
+def _encode_a_big_table() -> None:
+    """The JSON Lines encoder's kernels: it works column by column only on tables of many rows."""
+    import pyarrow as pa
+
+    from etlcore.io.reader import JSON_TEXT
+    from etlcore.io.writer import COLUMNWISE_FROM_ROWS, table_jsonl
+
+    rows = COLUMNWISE_FROM_ROWS
+    table = pa.table({"id": [str(n) for n in range(rows)], "text": ['a "quoted"\ttext, é 中文'] * rows,
+                      "n": pa.array(range(rows), pa.int64()), "flag": [True] * rows, "none": pa.nulls(rows)})
+    table = table.append_column(pa.field("meta", pa.string(), metadata=JSON_TEXT), pa.array(['{"k": [1]}'] * rows))
+    table_jsonl(table)
 
 
 def main() -> int:
