@@ -13,6 +13,7 @@ whose process is gone (killed with SIGKILL, or its machine rebooted) as terminat
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,6 +87,7 @@ class TaskStore:
         """Open the store at `path`; with `create` False (a read command) a store that does not exist is
         `StoreMissing`, and neither the file nor its folder is made."""
         self.path = path
+        self._readers = threading.local()
         if not create and not path.exists():
             raise StoreMissing(path)
         check_creatable(path, "task store", folder=False)  # under a file, or a folder: said in words
@@ -133,17 +135,19 @@ class TaskStore:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one read: no write lock taken, so reads (a server's detail polls) neither
-        wait for each other nor hold up a writer."""
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
+        """This thread's connection for reads, kept open (a server's threads answer detail polls from
+        it): each statement reads the latest committed state, takes no write lock, and so neither
+        waits for other reads nor holds up a writer."""
+        db = getattr(self._readers, "db", None)
+        if db is None:
+            db = self._readers.db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                                    check_same_thread=True)
+        yield db
 
     def get(self, task_id: str) -> dict[str, Any]:
-        with self._reading() as db:
-            row = db.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        with self._reading() as db:  # every row fetched: the statement ends, and with it the read
+            rows = db.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE id = ?", (task_id,)).fetchall()
+        row = rows[0] if rows else None
         settled = self._settle([dict(zip(TASK_COLUMNS, row))]) if row is not None else []
         if not settled:
             raise EtlError(f"no task with id {task_id!r} in {self.path}", code="TaskNotFound")
