@@ -64,7 +64,7 @@ class Server:
         log = (self.root / "server.log").open("ab")
         self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=log, stderr=log)
         if wait:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 90  # a loaded machine starts a server slowly
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"the server exited: {self.log()}")
