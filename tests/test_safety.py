@@ -375,6 +375,8 @@ def test_a_task_deletes_its_checkpoints_when_done_unless_asked_to_keep_them(
      "the output docs.jsonl/o.jsonl cannot be created: docs.jsonl is a file, not a folder"),
     (["run", "--output", "o.jsonl", "--work-dir", "docs.jsonl/w", "docs.jsonl"],
      "the work dir docs.jsonl/w cannot be created: docs.jsonl is a file, not a folder"),
+    (["run", "--output", ".", "docs.jsonl"], "the output . is a folder; give a file name for the output"),
+    (["run", "--output", "/", "docs.jsonl"], "the output / is a folder; give a file name for the output"),
     (["analyse", "--report", "docs.jsonl/r", "docs.jsonl"],
      "the report folder docs.jsonl/r cannot be created: docs.jsonl is a file, not a folder"),
     (["analyse", "--report", "r", "missing.jsonl"], "input not found: missing.jsonl"),

@@ -33,7 +33,7 @@ from etlcore.config import PipelineConfig, load_config
 from etlcore.errors import EtlError
 from etlcore.io.lock import RunLock
 from etlcore.io.order import RejectsSink, without_positions
-from etlcore.io.paths import check_run_targets
+from etlcore.io.paths import check_creatable, check_run_targets
 from etlcore.io.reader import WORK_DIR_SUFFIX, InputFile, ReadOptions, expand_inputs
 from etlcore.io.writer import JsonlSink, NullSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
 from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
@@ -150,6 +150,8 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     if output is None and work_dir is None:  # only check the input: count and report, write no output
         raise EtlError("a run without an output needs a work dir for its result and invalid rows")
     output = Path(output) if output is not None else None
+    if output is not None:  # before its name is used: `--output .` names a folder, not a file
+        check_creatable(output, "output", folder=False)
     work = Path(work_dir) if work_dir else output.with_name(output.name + WORK_DIR_SUFFIX)  # type: ignore[union-attr]
     # Before anything is read: folder walks leave out this run's own files, and nothing it writes may
     # land on an input or where it cannot be created.
