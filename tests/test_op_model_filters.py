@@ -271,6 +271,8 @@ def test_the_whole_filter_stage_runs_offline_without_a_home(tmp_path: Path, monk
     # Models load fresh here, with the network and the home directory out of reach.
     langid._model.cache_clear()
     perplexity_module.load_model.cache_clear()
+    perplexity_module.load_sentencepiece.cache_clear()
+    perplexity_module.default_encoder.cache_clear()
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
