@@ -197,3 +197,22 @@ def test_a_running_task_shows_its_counts_so_far_and_who_stopped_it(server: Serve
     assert not (root / "work/q" / task_id / "work/progress.json").exists()
     task = store.get(task_id)
     assert (task["runs"], task["resumed_after"], task["stop_reason"]) == (1, None, "SIGINT")
+
+
+def test_a_task_stopped_in_the_console_names_the_access_key(server: Server, root: Path) -> None:
+    big_corpus(root / "data" / "big.jsonl", 90)
+    data = qianfan_data(server)
+    task_id = data.create_dataset_etl_task("console-stop", "data/big.jsonl", "work/q", LIGHT)["result"]
+    store = TaskStore(server.store)
+    # Once the run writes its counts it is past the point where it handles Ctrl-C (the stop button's signal).
+    wait_for(lambda: (root / "work/q" / task_id / "work/progress.json").exists(), every=0.02)
+    runner = store.get(task_id)["pid"]
+    os.kill(runner, signal.SIGSTOP)  # still running when the button is pressed
+    try:
+        answer = _login(server).post(f"{server.url}/tasks/{task_id}/stop", allow_redirects=False, timeout=10)
+        assert answer.status_code == 303
+    finally:
+        os.kill(runner, signal.SIGCONT)
+    stopped = wait_for(lambda: (d := data.get_dataset_etl_task_info(task_id).body["result"])["processStatus"] != 1
+                       and d)
+    assert (stopped["processStatus"], stopped["exceptionResult"]) == (3, f"stopped by access key {AK} in the console")
