@@ -114,6 +114,51 @@ def test_an_analysis_report_inside_the_input_folder_is_not_read_back(here: Path,
         assert (code, err) == (0, "etlcore: 9 documents analysed; report: corpus/report/report.html\n")
 
 
+# An existing file the walk finds is an input, even where the output goes: named as the output, it is
+# refused, not replaced; a work dir or report folder holding files of the user's is refused, not skipped.
+@pytest.mark.parametrize(("output", "inputs"), [
+    ("corpus/b.jsonl", ["corpus"]),
+    ("corpus/b.jsonl", ["corpus/*.jsonl"]),
+    ("corpus/b.jsonl", ["--work-dir", "elsewhere", "corpus"]),
+])
+def test_an_output_naming_a_users_file_found_by_the_walk_is_refused(here: Path, capfd: pytest.CaptureFixture[str],
+                                                                    output: str, inputs: list[str]) -> None:
+    write_jsonl(here / "corpus" / "a.jsonl", DOCS)
+    write_jsonl(here / "corpus" / "b.jsonl", DOCS[:4])
+    before, files = (here / "corpus" / "b.jsonl").read_bytes(), tree(here)
+    message = refused(*etlcore(capfd, "run", "--config", "ops.json", "--output", output, *inputs))
+    assert message == (f"the output {output} is also an input: etlcore never writes over its input; "
+                       "choose another --output")
+    assert (here / "corpus" / "b.jsonl").read_bytes() == before and tree(here) == files
+
+
+def test_a_work_dir_holding_files_of_the_users_is_refused(here: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    write_jsonl(here / "corpus" / "a.jsonl", DOCS)
+    (here / "notes").mkdir()
+    (here / "notes" / "todo.md").write_text("keep me")
+    (here / "notes" / "result.json").write_text("{}")
+    files = tree(here)
+    message = refused(*etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "--work-dir", "notes",
+                               "corpus"))
+    assert message == ("the work dir notes already holds files etlcore did not write (todo.md); give a new or empty "
+                       "folder for the work dir")
+    assert tree(here) == files and (here / "notes" / "result.json").read_text() == "{}"
+    # inside the input folder, its files are inputs: refused as such, and none is left unread
+    write_jsonl(here / "corpus" / "sub" / "b.jsonl", DOCS)
+    message = refused(*etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "--work-dir",
+                               "corpus/sub", "corpus"))
+    assert message.startswith("the work dir corpus/sub holds the input corpus/sub/b.jsonl")
+
+
+def test_an_analysis_report_folder_holding_an_input_is_refused(here: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    write_jsonl(here / "corpus" / "data" / "summary.json", DOCS[:1])
+    before = (here / "corpus" / "data" / "summary.json").read_bytes()
+    message = refused(*etlcore(capfd, "analyse", "--config", "ops.json", "--report", "corpus/data", "corpus"))
+    assert message == ("the report folder corpus/data holds the input corpus/data/summary.json; choose a folder of "
+                       "its own for the report")
+    assert (here / "corpus" / "data" / "summary.json").read_bytes() == before
+
+
 # Item 4: a path under an existing file is a path error, said before the run starts.
 @pytest.mark.parametrize(("args", "message"), [
     (["run", "--output", "docs.jsonl/x.jsonl", "in.jsonl"],

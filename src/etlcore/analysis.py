@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from etlcore.analysis_report import render
 from etlcore.config import load_config
 from etlcore.io.paths import check_report_target
-from etlcore.io.reader import Batch, InputFile, ReadOptions, expand_inputs, parse_chunk, read_chunks
+from etlcore.io.reader import FOLDER_MARKER, Batch, InputFile, ReadOptions, expand_inputs, parse_chunk, read_chunks
 from etlcore.io.writer import ParquetSink, write_atomic
 from etlcore.operators._langid import identify
 from etlcore.operators.base import Deduplicator, Filter
@@ -49,7 +49,7 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
             id_column: str = "id", batch_size: int = 10_000, distance: float = 5.0) -> dict[str, Any]:
     """Analyse the inputs (see the module docstring): the statistics of the config's filters, with their
     args, and its cutoffs marked; near-duplicates within its deduplication distance (else `distance`)."""
-    files = expand_inputs(list(inputs), skip=[report])  # a report folder inside an input folder is not read back
+    files = expand_inputs(list(inputs))  # an earlier report folder (marked) inside an input folder is left out
     check_report_target(files, report)
     filters = _filters(config)
     pipeline = Pipeline(config, text_column, id_column)
@@ -61,6 +61,7 @@ def analyse(config: dict[str, Any], inputs: list[str | Path], report: Path, *, t
     pii = {operator.name: operator for operator in pipeline.operators["desensitization"]}
     options = ReadOptions(text_column, id_column, batch_size)
     report.mkdir(parents=True, exist_ok=True)
+    (report / FOLDER_MARKER).touch()
     sink = ParquetSink(report / "statistics.parquet", pa.schema([]))
     values: dict[str, list[np.ndarray]] = {name: [] for name in filters}
     lengths, languages = [], []

@@ -33,8 +33,8 @@ from etlcore.config import PipelineConfig, load_config
 from etlcore.errors import EtlError
 from etlcore.io.lock import RunLock
 from etlcore.io.order import RejectsSink, without_positions
-from etlcore.io.paths import check_creatable, check_run_targets
-from etlcore.io.reader import WORK_DIR_SUFFIX, InputFile, ReadOptions, expand_inputs
+from etlcore.io.paths import check_creatable, check_run_targets, earlier_output
+from etlcore.io.reader import FOLDER_MARKER, WORK_DIR_SUFFIX, InputFile, ReadOptions, expand_inputs
 from etlcore.io.writer import JsonlSink, NullSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
 from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
 from etlcore.progress import LiveCounts, Progress
@@ -153,9 +153,9 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     if output is not None:  # before its name is used: `--output .` names a folder, not a file
         check_creatable(output, "output", folder=False)
     work = Path(work_dir) if work_dir else output.with_name(output.name + WORK_DIR_SUFFIX)  # type: ignore[union-attr]
-    # Before anything is read: folder walks leave out this run's own files, and nothing it writes may
-    # land on an input or where it cannot be created.
-    files = expand_inputs(input_list, skip=[*([output] if output else []), work])
+    # Before anything is read: folder walks leave out what etlcore wrote (this run's earlier output among
+    # it), and nothing this run writes may land on an input or where it cannot be created.
+    files = expand_inputs(input_list, skip=[output] if output is not None and earlier_output(output, work) else [])
     check_run_targets(files, output, work)
     if engine not in ("local", "ray"):
         raise EtlError(f"unknown engine '{engine}'; use 'local' or 'ray'")
@@ -176,6 +176,8 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
         if output is not None:
             sink = open_sink(output, pa.schema([(id_column, pa.string()), (text_column, pa.string())]))
         work.mkdir(parents=True, exist_ok=True)
+        if not work.name.endswith(WORK_DIR_SUFFIX):  # a folder walk (of this run's input folder, say) never reads
+            (work / FOLDER_MARKER).touch()  # back a work dir of another name either
         locks = [RunLock.for_work_dir(work), *([RunLock.for_output(output)] if output is not None else [])]
         try:
             for lock in locks:

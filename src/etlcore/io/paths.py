@@ -12,10 +12,15 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+import orjson
+
 from etlcore.errors import EtlError
-from etlcore.io.reader import InputFile
+from etlcore.io.reader import FOLDER_MARKER, TASK_MARKER, WORK_DIR_SUFFIX, InputFile
 
 WORK_FILES = ("result.json", "rejects.jsonl", "invalid.jsonl")  # what a run writes at the top of its work dir
+# Everything a run or an analysis may leave in its folder (besides dot files: locks, markers, temporaries).
+OWN_ENTRIES = {*WORK_FILES, "logs", "checkpoints", "progress.json", "deduplication-input.parquet",
+               "statistics.parquet", "summary.json", "report.html"}
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -51,6 +56,31 @@ def check_creatable(path: Path, what: str, folder: bool) -> None:
             return
 
 
+def earlier_output(output: Path, work: Path) -> bool:
+    """Whether `output` exists as the output of an earlier run with this work dir (its result.json names it),
+    so that a folder walk may leave it out; any other existing file there is an input like the rest."""
+    try:
+        recorded = orjson.loads((work / "result.json").read_bytes())["etlcore"]["paths"]["output"]
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return False
+    return isinstance(recorded, str) and output.exists() and same_file(Path(recorded), output)
+
+
+def check_own_folder(folder: Path, what: str) -> None:
+    """Refuse a work dir or report folder that already holds files etlcore did not write: a run writes and
+    removes files there, and a folder walk would leave the folder out. New, empty, named `*.etlcore`,
+    marked as etlcore's or holding only etlcore's own files: used."""
+    if not folder.is_dir() or folder.name.endswith(WORK_DIR_SUFFIX) or (folder / FOLDER_MARKER).exists() \
+            or (folder.parent / TASK_MARKER).exists():
+        return
+    foreign = sorted(entry.name for entry in folder.iterdir()
+                     if entry.name not in OWN_ENTRIES and not entry.name.startswith("."))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
+        raise EtlError(f"the {what} {folder} already holds files etlcore did not write ({shown}); give a new or "
+                       f"empty folder for the {what}")
+
+
 def check_run_targets(files: Iterable[InputFile], output: Path | None, work: Path) -> None:
     """Refuse a run whose output or work dir would overwrite an input, or cannot be created."""
     inputs = [file.path for file in files]
@@ -69,6 +99,7 @@ def check_run_targets(files: Iterable[InputFile], output: Path | None, work: Pat
         if within(path, work):
             raise EtlError(f"the work dir {work} holds the input {path}: a run writes and removes files there; "
                            "give it a work dir of its own (--work-dir)")
+    check_own_folder(work, "work dir")
 
 
 def check_report_target(files: Iterable[InputFile], report: Path) -> None:
@@ -78,6 +109,7 @@ def check_report_target(files: Iterable[InputFile], report: Path) -> None:
         if within(path, report):
             raise EtlError(f"the report folder {report} holds the input {path}; choose a folder of its own "
                            "for the report")
+    check_own_folder(report, "report folder")
 
 
 def _spelt_alike(a: Path, b: Path) -> bool:

@@ -113,13 +113,15 @@ def file_format(path: Path) -> tuple[str, str | None] | None:
 
 WORK_DIR_SUFFIX = ".etlcore"  # a run's default work dir is OUTPUT.etlcore/
 TASK_MARKER = ".etlcore-task"  # in each task's folder (its output, work dir and report), whatever its name
+FOLDER_MARKER = ".etlcore-folder"  # in each work dir and report folder a run or an analysis made, whatever its name
 
 
 def etlcore_made(path: Path, root: Path) -> bool:
     """Whether a file found in a folder or by a glob is etlcore's own: inside a work dir (`*.etlcore/`:
     results, rejects, invalid rows, checkpoints), an output (a file with its `NAME.etlcore/` beside it), or
-    a temporary file (`.NAME.*tmp-PID`), or a task's folder (holding `TASK_MARKER`: a task's work path may
-    lie inside another task's input folder). A folder walk never reads these back."""
+    a temporary file (`.NAME.*tmp-PID`), or a folder etlcore made (holding `FOLDER_MARKER`: a work dir or
+    report folder of any name) or a task's folder (holding `TASK_MARKER`: a task's work path may lie inside
+    another task's input folder). A folder walk never reads these back."""
     if path.name.startswith(".") and "tmp-" in path.name:
         return True
     if (path.parent / (path.name + WORK_DIR_SUFFIX)).is_dir():
@@ -127,7 +129,8 @@ def etlcore_made(path: Path, root: Path) -> bool:
     folders = path.relative_to(root).parts[:-1]
     if any(part.endswith(WORK_DIR_SUFFIX) for part in folders):
         return True
-    return any((root.joinpath(*folders[:depth]) / TASK_MARKER).exists() for depth in range(1, len(folders) + 1))
+    return any((root.joinpath(*folders[:depth]) / marker).exists()
+               for depth in range(1, len(folders) + 1) for marker in (TASK_MARKER, FOLDER_MARKER))
 
 
 def _skipped(path: Path, root: Path, skipped: list[Path]) -> bool:
