@@ -159,6 +159,30 @@ def test_an_analysis_report_folder_holding_an_input_is_refused(here: Path, capfd
     assert (here / "corpus" / "data" / "summary.json").read_bytes() == before
 
 
+def test_an_empty_input_path_is_refused_not_taken_for_the_current_folder(
+        here: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    message = refused(*etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", ""))
+    assert message == "an input is an empty path (''); name a file, folder or glob"
+    assert not (here / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "--workers", "0", "--output", "o.jsonl", "docs.jsonl"],
+     "etlcore run: argument --workers: must be >= 1, got 0 (see etlcore run --help)"),
+    (["run", "docs.jsonl"], "etlcore run: the following arguments are required: --output (see etlcore run --help)"),
+    (["runn"], "etlcore: argument COMMAND: invalid choice: 'runn' (choose from "),  # the list's quoting varies
+])
+def test_a_wrong_argument_is_one_json_line_too(here: Path, capfd: pytest.CaptureFixture[str], args: list[str],
+                                              message: str) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(args)
+    out, err = capfd.readouterr()
+    assert (done.value.code, out) == (2, "") and len(err.splitlines()) == 1
+    error = orjson.loads(err)
+    assert error["code"] == "ParamFieldValueInvalid" and error["message"].startswith(message)
+    assert error["message"].endswith("--help)")
+
+
 # Item 4: a path under an existing file is a path error, said before the run starts.
 @pytest.mark.parametrize(("args", "message"), [
     (["run", "--output", "docs.jsonl/x.jsonl", "in.jsonl"],

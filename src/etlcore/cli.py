@@ -10,7 +10,7 @@ import re
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -63,8 +63,17 @@ ALLOW_ROOT_HELP = ("every path a task names must lie inside this folder (default
                    "for run, the one it was created under)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a wrong argument said as every other user error is: one JSON line on stderr, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        error = EtlError(f"{self.prog}: {message} (see {self.prog} --help)")
+        sys.stderr.write(orjson.dumps(error.to_json()).decode() + "\n")
+        raise SystemExit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="etlcore", description=__doc__)
+    parser = _Parser(prog="etlcore", description=__doc__)
     parser.add_argument("--version", action="version", version=f"etlcore {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
 

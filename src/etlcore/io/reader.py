@@ -149,6 +149,8 @@ def expand_inputs(inputs: list[str | Path], skip: Sequence[Path] = ()) -> list[I
     skipped = [path.resolve() for path in skip]
     for given in inputs:
         given = str(given)
+        if not given.strip():  # an unset shell variable: never walk the current folder for it
+            raise EtlError(f"an input is an empty path ({given!r}); name a file, folder or glob")
         # A name that exists is that file or folder, even with glob characters in it (x[1].jsonl).
         if glob.has_magic(given) and not Path(given).exists():
             root = Path(given.split("*")[0].split("?")[0].split("[")[0])
