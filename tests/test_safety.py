@@ -271,6 +271,18 @@ def test_every_row_invalid_for_one_reason_fails_the_run_and_says_why(here: Path,
     assert code == 1 and err.splitlines()[1].endswith(reason)  # --quiet keeps a failure's reason
 
 
+def test_a_run_that_failed_for_invalid_rows_fails_the_same_way_when_run_again(
+        here: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Its checkpoints hold no row: a re-run reads the input again instead of resuming to a false 'done'."""
+    (here / "ops.json").write_bytes(orjson.dumps(CHECKPOINTED))
+    for _ in range(2):
+        code, out, err = etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "--text-column",
+                                 "body", "docs.jsonl")
+        assert code == 1 and "resumed" not in err
+        assert orjson.loads(out)["result"]["exceptionResult"].startswith("every row of the input is invalid")
+        assert not (here / "out.jsonl.etlcore" / "checkpoints").exists()
+
+
 def test_every_row_invalid_for_different_reasons_fails_too(here: Path, capfd: pytest.CaptureFixture[str]) -> None:
     (here / "mixed.jsonl").write_bytes(b'{"text": 1}\nnot json\n')
     code, out, _ = etlcore(capfd, "run", "--config", "ops.json", "--output", "out.jsonl", "mixed.jsonl")

@@ -243,6 +243,8 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
             job.sink.abort()
             job.rejects.commit()
             job.invalid.commit()
+            # Nothing to resume from: a re-run must read the input again and say the same, not "resumed".
+            shutil.rmtree(work / "checkpoints", ignore_errors=True)
         else:
             job.commit()
             if not keep_checkpoints:  # a finished run's checkpoints only take room, often more than its input
