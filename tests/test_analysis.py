@@ -100,7 +100,7 @@ def test_axes_span_the_data_and_a_cutoff_beyond_them_is_an_arrow_with_its_value(
         assert axes.get_xlabel() and axes.get_ylabel() and axes.get_xscale() == "log"
         assert axes.get_xlim() == pytest.approx((axis.low, axis.high))
         arrows = [a for a in axes.texts if getattr(a, "arrow_patch", None) is not None]
-        assert [a.get_text() for a in arrows] == [f"max 10,000{'' if axes is histogram else ': drops 1.0%'} →"]
+        assert [a.get_text() for a in arrows] == [f"max 10,000{'' if axes is histogram else ': filter drops 1.0%'} →"]
     assert (histogram.get_xlabel(), histogram.get_ylabel()) == ("words (log scale)", "documents")
     assert curve.get_ylabel() == "% of the cleaned documents dropped"
 

@@ -250,14 +250,16 @@ def _cutoff_curve(axes: Any, axis: Axis, name: str, curves: dict[str, np.ndarray
         if axis.holds(configured):
             axes.plot([configured], [share * 100], "o", color=RED)
             left = axis.fraction(configured) > 0.6  # the label goes where it stays inside the plot
-            axes.annotate(f"{_bound_word(arg)} {_num(configured)}: drops {_share(share)}", (configured, share * 100),
+            axes.annotate(f"{_bound_word(arg)} {_num(configured)}: filter drops {_share(share)}",
+                          (configured, share * 100),
                           textcoords="offset points", xytext=(-6 if left else 6, 6), ha="right" if left else "left",
                           color=RED, fontsize=9)
-        _mark_cutoff(axes, axis, arg, configured, f"drops {_share(share)}")
+        _mark_cutoff(axes, axis, arg, configured, f"filter drops {_share(share)}")
     _set_scale(axes, axis)
     axes.set_ylim(-3, 103)
     axes.set_title("documents dropped at each candidate cutoff")
-    axes.set_xlabel(f"cutoff on {name}{' (log scale)' if axis.log else ''}")
+    other = "; the other cutoff as configured" if len(curves) > 1 else ""
+    axes.set_xlabel(f"cutoff on {name}{' (log scale)' if axis.log else ''}{other}")
     axes.set_ylabel("% of the cleaned documents dropped")
     if len(curves) > 1:
         axes.legend(fontsize=8, loc="center right")
