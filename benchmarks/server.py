@@ -1,12 +1,15 @@
 """`etlcore serve` under load.
 
     .venv/bin/python benchmarks/server.py [--poll-docs 20000] [--task-docs 100000] [--pollers 20]
+        [--client asyncio|processes] [--part poll|create|task|all] [--rounds N]
 
-1. Detail-poll latency: `--pollers` processes each POST a signed `/wenxinworkshop/etl/detail` every
+1. Detail-poll latency: `--pollers` clients each POST a freshly signed `/wenxinworkshop/etl/detail` every
    0.1 s while a task (the seed config, one worker: an input under 32 MB) runs in the server's task
    process; the latency of each request as the client sees it, p50/p99 (goal p99 < 50 ms), and the
-   server process's own CPU time per request. (Processes, not threads: 20 threads in one client share its
-   GIL, and their waiting for it was counted as the server's latency.)
+   server process's own CPU time per request. `--client asyncio` (default): the pollers are keep-alive
+   connections of one asyncio process, which spends microseconds per request, so what is measured is the
+   server and the scheduler; `--client processes`: one process each using `requests` (about a millisecond
+   of client CPU per call: 20 of them compete with the server and the task for the 2 cores).
 2. Create latency: 50 creates one after another into a server whose one slot is taken (they wait).
 3. One task of `--task-docs` documents through the API (create, then poll detail every 0.2 s until
    processStatus 2) against `etlcore run` on the same input and config (goal: within 5 %), `--rounds`
@@ -116,13 +119,47 @@ def _poller(port: int, task_id: str, done: Any, latencies: Any) -> None:
     latencies.put(mine)
 
 
+async def _async_pollers(port: int, task_id: str, pollers: int) -> list[float]:
+    """`pollers` keep-alive connections in one asyncio process, each sending a freshly signed detail every
+    0.1 s until the task is no longer running. A request costs the client a few microseconds, so the
+    latency measured is the server's and the scheduler's, not the client's own Python (requests spends
+    about a millisecond of CPU per call, and 20 such processes compete with the server for the cores)."""
+    import asyncio
+
+    path = "/wenxinworkshop/etl/detail"
+    body = json.dumps({"etlId": task_id}).encode()
+    done = asyncio.Event()
+    latencies: list[float] = []
+
+    async def poll() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while not done.is_set():
+            headers = "".join(f"{k}: {v}\r\n" for k, v in signed(port, path).items())
+            request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}"
+                       f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            answer = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if not head.startswith(b"HTTP/1.1 200") or json.loads(answer)["result"]["processStatus"] != 1:
+                done.set()
+            await asyncio.sleep(0.1)
+        writer.close()
+
+    await asyncio.gather(*(poll() for _ in range(pollers)))
+    return latencies
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of one process (not its children) from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def poll_latency(root: Path, docs: int, pollers: int) -> dict:
+def poll_latency(root: Path, docs: int, pollers: int, client: str) -> dict:
     source = root / "poll.jsonl"
     shutil.copy(corpus(docs), source)
     server = Server(root, 18781)
@@ -130,23 +167,28 @@ def poll_latency(root: Path, docs: int, pollers: int) -> dict:
         task_id, _ = server.create(source)
         while server.status(task_id) != 1 or not list((root / "out" / task_id / "work").glob("logs/*.log")):
             time.sleep(0.1)
-        context = multiprocessing.get_context("spawn")
-        done, queue = context.Event(), context.Queue()
-        processes = [context.Process(target=_poller, args=(server.port, task_id, done, queue))
-                     for _ in range(pollers)]
         cpu = _cpu_seconds(server.process.pid)
         clock = time.perf_counter()
-        for process in processes:
-            process.start()
-        latencies = [value for _ in processes for value in queue.get()]
+        if client == "asyncio":
+            import asyncio
+
+            latencies = asyncio.run(_async_pollers(server.port, task_id, pollers))
+        else:
+            context = multiprocessing.get_context("spawn")
+            done, queue = context.Event(), context.Queue()
+            processes = [context.Process(target=_poller, args=(server.port, task_id, done, queue))
+                         for _ in range(pollers)]
+            for process in processes:
+                process.start()
+            latencies = [value for _ in processes for value in queue.get()]
+            for process in processes:
+                process.join()
         seconds = time.perf_counter() - clock
         cpu = _cpu_seconds(server.process.pid) - cpu
-        for process in processes:
-            process.join()
         statuses = server.status(task_id)
     finally:
         server.stop()
-    return {"pollers": pollers, "requests": len(latencies), "seconds": round(seconds, 1),
+    return {"client": client, "pollers": pollers, "requests": len(latencies), "seconds": round(seconds, 1),
             "requests_per_s": round(len(latencies) / seconds, 1), "final_status": statuses,
             "p50_ms": round(1000 * statistics.median(latencies), 1),
             "p99_ms": round(1000 * percentile(latencies, 0.99), 1),
@@ -214,10 +256,12 @@ def main() -> None:
     parser.add_argument("--pollers", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2, help="run/API pairs of the task part")
     parser.add_argument("--part", choices=["poll", "create", "task", "all"], default="all")
+    parser.add_argument("--client", choices=["asyncio", "processes"], default="asyncio",
+                        help="pollers as connections of one asyncio process, or as processes using requests")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="etlcore-serve-bench-") as folder:
-        for part, measure in (("poll", lambda r: poll_latency(r, args.poll_docs, args.pollers)),
+        for part, measure in (("poll", lambda r: poll_latency(r, args.poll_docs, args.pollers, args.client)),
                               ("create", create_latency),
                               ("task", lambda r: task_against_run(r, args.task_docs, args.rounds))):
             if args.part in (part, "all"):

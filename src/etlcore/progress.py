@@ -49,6 +49,7 @@ class Progress:
 
     def start_pass(self, number: int, passes: int, name: str, expected: int | None) -> None:
         """Pass `number` of `passes` begins; `expected`: its rows, when known (None: from the input bytes)."""
+        self._draw_end_of_pass()
         self.number, self.passes, self.name, self.expected = number, passes, name, expected
         self.rows = self.bytes = 0
         self.activity = None
@@ -98,7 +99,13 @@ class Progress:
         sys.stderr.write(f"\r{self.line(now)}\x1b[K")
         sys.stderr.flush()
 
+    def _draw_end_of_pass(self) -> None:
+        """A pass shorter than the redraw interval still shows where it ended (rows, rows/s, share)."""
+        if self.rows and not self.activity:
+            self._draw(force=True)
+
     def close(self) -> None:
+        self._draw_end_of_pass()
         if self.enabled:
             sys.stderr.write("\r\x1b[K")  # clear the line for the summary that follows
             sys.stderr.flush()
