@@ -494,6 +494,8 @@ def test_every_command_given_a_bad_path_exits_2_with_one_json_line(here: Path, c
      "the task store {here}/docs.jsonl/x.sqlite cannot be created: docs.jsonl is a file, not a folder"),
     (["serve", "--credentials", "missing.json", "--port", "1"],
      "cannot read the credentials file missing.json: [Errno 2] No such file or directory: 'missing.json'"),
+    (["serve", "--allow-root", "docs.jsonl", "--no-auth", "--port", "1"], "--allow-root docs.jsonl: not a folder"),
+    (["serve", "--allow-root", "nowhere", "--no-auth", "--port", "1"], "--allow-root nowhere: no such folder"),
 ])
 def test_serve_given_a_bad_path_exits_2_with_one_json_line(here: Path, args: list[str], error: str) -> None:
     import subprocess
@@ -518,3 +520,10 @@ def test_a_task_does_not_read_the_files_of_an_earlier_task_in_its_input_folder(
     for _ in range(2):
         code, _, err = etlcore(capfd, "task", "create", "body.json", "--run")
         assert code == 0 and err.splitlines()[0] == "input = output + rejected + invalid: 9 = 7 + 2 + 0 (ok)", err
+
+
+def test_a_refused_task_body_makes_no_task_store(here: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    (here / "body.json").write_bytes(orjson.dumps({"name": "", "inputs": [{"type": "LOCAL", "source": "docs.jsonl"}]}))
+    files = tree(here)
+    assert refused(*etlcore(capfd, "task", "create", "body.json")).startswith("name: required")
+    assert tree(here) == files  # no .etlcore/tasks.sqlite

@@ -17,6 +17,7 @@ import orjson
 from etlcore import __version__
 from etlcore.config import SAVE_PREFIX, image_problem
 from etlcore.errors import EtlError
+from etlcore.io.paths import check_creatable
 from etlcore.registry import CONTRACT, STAGES, by_stage, operators
 from etlcore.report import DONE, TERMINATED
 from etlcore.runner import report_on_stderr, run
@@ -236,8 +237,10 @@ def _task(args: argparse.Namespace) -> int:
         if not args.run and (args.workers or args.engine != "local" or args.keep_checkpoints):
             raise EtlError("--workers, --engine and --keep-checkpoints apply to a run: add --run, or give them to "
                            "task run")
+        check_creatable(Path(args.store), "task store", folder=False)
+        task = service.validated(body, Path(args.allow_root or "."), default_config())  # before a store is made
         store = TaskStore(Path(args.store))  # the one command that makes a store
-        task_id = service.create(store, body, Path(args.allow_root or "."), default_config())
+        task_id = service.add(store, task)
         _print_json({"task_id": task_id})
         return _report_task_run(service.run_task(store, task_id, **options)) if args.run else EXIT_OK
     try:  # every other action reads: a store that does not exist is not created for it

@@ -31,7 +31,7 @@ def serve(host: str, port: int, store: str, allow_root: str, max_running: int, c
         keys = load_keys(credentials)
     root = Path(allow_root).resolve()
     if not root.is_dir():
-        raise EtlError(f"--allow-root {allow_root}: no such folder")
+        raise EtlError(f"--allow-root {allow_root}: {'not a folder' if root.exists() else 'no such folder'}")
     store_path = Path(store).resolve()
     settings = Settings(store_path=store_path, allowed_root=root, keys=keys, default_config=default_config,
                         max_running=max_running, session_secret=session_secret(keys))

@@ -63,8 +63,12 @@ def new_task_id() -> str:
 
 def create(store: TaskStore, body: Any, allowed_root: Path, default_config: dict[str, Any]) -> str:
     """Validate a create body as the seed's API would (every problem at once) and store the task."""
+    return add(store, validated(body, allowed_root, default_config))
+
+
+def add(store: TaskStore, task: dict[str, Any]) -> str:
+    """Store a task `validated` returned; its id."""
     task_id = new_task_id()
-    task = validated(body, allowed_root, default_config)
     store.add({"id": task_id, **task, "task_dir": str(Path(task["dataset"]) / task_id)})
     return task_id
 
