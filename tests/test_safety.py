@@ -281,6 +281,7 @@ def test_a_run_that_failed_for_invalid_rows_fails_the_same_way_when_run_again(
         assert code == 1 and "resumed" not in err
         assert orjson.loads(out)["result"]["exceptionResult"].startswith("every row of the input is invalid")
         assert not (here / "out.jsonl.etlcore" / "checkpoints").exists()
+        assert not (here / "out.jsonl.etlcore" / "progress.json").exists()  # the live counts end with the run
 
 
 def test_every_row_invalid_for_different_reasons_fails_too(here: Path, capfd: pytest.CaptureFixture[str]) -> None:

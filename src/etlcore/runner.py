@@ -240,15 +240,13 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
         unusable = job.unusable() if output is not None else None
         if unusable:  # accounted for (the invalid file is written), but no output: the run failed
             status, reason = FAILED, unusable
-            job.sink.abort()
-            job.rejects.commit()
-            job.invalid.commit()
-            # Nothing to resume from: a re-run must read the input again and say the same, not "resumed".
-            shutil.rmtree(work / "checkpoints", ignore_errors=True)
+            job.commit(output=False)
         else:
             job.commit()
-            if not keep_checkpoints:  # a finished run's checkpoints only take room, often more than its input
-                shutil.rmtree(work / "checkpoints", ignore_errors=True)
+        # A finished run's checkpoints only take room, often more than its input; an unusable run's hold no
+        # row, and a re-run must read the input again and say the same, not "resumed".
+        if unusable or not keep_checkpoints:
+            shutil.rmtree(work / "checkpoints", ignore_errors=True)
     except KeyboardInterrupt:
         status, reason = TERMINATED, _stop_reason(interruptible.received)
         job.abort()
@@ -523,8 +521,14 @@ class _Job:
             return f"every row of the input is invalid: {self.invalid_reason} ({where})"
         return f"every row of the input is invalid, for different reasons; the first: {self.invalid_reason} ({where})"
 
-    def commit(self) -> None:
-        for sink in (self.sink, self.rejects, self.invalid):
+    def commit(self, output: bool = True) -> None:
+        """Keep what the run wrote; without `output` (a run that failed with every row invalid) only the
+        rejects and the invalid rows."""
+        if output:
+            self.sink.commit()
+        else:
+            self.sink.abort()
+        for sink in (self.rejects, self.invalid):
             sink.commit()
         self.live.clear()  # the result has the counts now
 
