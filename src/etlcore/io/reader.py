@@ -133,18 +133,10 @@ def etlcore_made(path: Path, root: Path) -> bool:
                for depth in range(1, len(folders) + 1) for marker in (TASK_MARKER, FOLDER_MARKER))
 
 
-def _skipped(path: Path, root: Path, skipped: list[Path]) -> bool:
-    """Whether a file found under `root` is, or lies in, one of the `skipped` paths (resolved). A folder
-    walked from inside a skipped folder is not left out whole: then the work dir holds the inputs,
-    which the run refuses in words."""
-    resolved, root = path.resolve(), root.resolve()
-    return any(resolved == s or (s in resolved.parents and not (root == s or s in root.parents)) for s in skipped)
-
-
 def expand_inputs(inputs: list[str | Path], skip: Sequence[Path] = ()) -> list[InputFile]:
     """Every corpus file named by the inputs, in a stable order. Raises EtlError if one names none.
-    Folders and globs leave out what etlcore itself wrote (`etlcore_made`) and the files and folders in
-    `skip` (this run's own output and work dir, wherever they are); a file named as such is read."""
+    Folders and globs leave out what etlcore itself wrote (`etlcore_made`) and the files in `skip` (this
+    run's earlier output, wherever it is); a file named as such is read."""
     files: list[InputFile] = []
     skipped = [path.resolve() for path in skip]
     for given in inputs:
@@ -171,8 +163,7 @@ def expand_inputs(inputs: list[str | Path], skip: Sequence[Path] = ()) -> list[I
         searched = not Path(given).is_file()  # a folder or a glob
         for path, root in candidates:
             kind = file_format(path)
-            if kind and path.is_file() and not (searched and (etlcore_made(path, root)
-                                                              or _skipped(path, root, skipped))):
+            if kind and path.is_file() and not (searched and (etlcore_made(path, root) or path.resolve() in skipped)):
                 found.append(InputFile(path, path.relative_to(root).as_posix(), *kind))
         if not found:
             raise EtlError(f"input {given}: no corpus files found (looked for {', '.join(FORMATS)})")
