@@ -43,7 +43,6 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from itertools import combinations
 
 import numba
@@ -51,6 +50,7 @@ import numpy as np
 import pyarrow as pa
 import regex
 
+from etlcore.tablecache import code_point_cache
 from etlcore.textstats import (
     FNV_OFFSET,
     FNV_PRIME,
@@ -64,7 +64,7 @@ from etlcore.textstats import (
 _DELETE = -1
 
 
-@cache
+@code_point_cache
 def fold_table() -> np.ndarray:
     """Code point -> folded code point, or -1 (deleted), for U+0000..U+E007F; beyond, identity."""
     table = nfkc_lower_table()[:0xE0080].copy()

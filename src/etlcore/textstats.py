@@ -9,18 +9,19 @@ about 2^-64 per pair.
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 
 import numba
 import numpy as np
 import pyarrow as pa
 
+from etlcore.tablecache import code_point_cache
+
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
 
 
-@functools.cache
+@code_point_cache
 def nfkc_lower_table() -> np.ndarray:
     """Code point -> its NFKC form, then that in lower case, wherever each is a single code point
     (full-width Ａ and １ become a and 1; ﬁ or ½, which NFKC expands, stay); int32 over all code points.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -98,12 +99,12 @@ def remove_all(texts: pa.StringArray, pattern: str) -> pa.StringArray:
 
 def char_class(code_points: Iterable[int]) -> str:
     """An RE2/`regex` character class body (`\\x{41}-\\x{5A}...`) for a set of code points, as ranges."""
-    points = sorted(set(code_points))
-    parts, start = [], None
-    for i, point in enumerate(points):
-        if start is None:
-            start = point
-        if i + 1 == len(points) or points[i + 1] != point + 1:
-            parts.append(f"\\x{{{start:X}}}" if start == point else f"\\x{{{start:X}}}-\\x{{{point:X}}}")
-            start = None
-    return "".join(parts)
+    present = np.zeros(0x110000, dtype=np.bool_)
+    present[np.fromiter(code_points, dtype=np.int64)] = True
+    points = np.flatnonzero(present)
+    if not len(points):
+        return ""
+    breaks = np.flatnonzero(np.diff(points) != 1)  # a run ends where the next point is not one more
+    firsts, lasts = points[np.r_[0, breaks + 1]], points[np.r_[breaks, len(points) - 1]]
+    return "".join(f"\\x{{{first:X}}}" if first == last else f"\\x{{{first:X}}}-\\x{{{last:X}}}"
+                   for first, last in zip(firsts.tolist(), lasts.tolist()))

@@ -54,6 +54,7 @@ import pyarrow.compute as pc
 import regex
 import rjieba
 
+from etlcore.tablecache import code_point_cache
 from etlcore.textstats import unit_counts
 
 # ROOTS' special characters (bigscience-workshop/data-preparation, also in Baidu's `qianfan` local
@@ -97,7 +98,7 @@ _NEUTRAL, _HAN_CLASS, _ALPHABETIC, _SYLLABIC, _CJK_MARK, _ASCII_MARK, _COMBINING
 _LANGUAGE_CLASSES = 8
 
 
-@functools.cache
+@code_point_cache
 def _language_classes() -> np.ndarray:
     """Per code point its class for `is_chinese` (later assignments win)."""
     classes = np.zeros(0x110000, dtype=np.uint8)

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from etlcore.operators._words import is_chinese
 from etlcore.operators.base import Arg, Filter
 from etlcore.registry import register
+from etlcore.tablecache import code_point_cache
 from etlcore.textstats import code_point_buffer, decode_utf8, mix64, nfkc_lower_table, utf8_buffers
 
 # Per language: (SentencePiece model, KenLM model over its pieces), in etlcore/data/lm, built by
@@ -34,7 +35,7 @@ _DROP = -1  # table value: the code point disappears; values <= -2 index EXPANSI
 EXPANSIONS = ("...",)
 
 
-@functools.cache
+@code_point_cache
 def normalisation_table() -> np.ndarray:
     """Code point -> what the language models see (int32 over all code points): NFKC and lower case
     (`etlcore.textstats.nfkc_lower_table`), accents stripped (a letter whose canonical decomposition is

@@ -2,20 +2,26 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pyarrow as pa
 import regex
 
 from etlcore.operators._text import char_class, remove_all
 from etlcore.operators.base import Mapper
 from etlcore.registry import register
+from etlcore.tablecache import code_point_cache
 
 _PRIVATE_USE = [*range(0xE000, 0xF900), *range(0xF0000, 0xFFFFE), *range(0x100000, 0x10FFFE)]
 _NONCHARACTERS = [*range(0xFDD0, 0xFDF0), *(plane * 0x10000 + low for plane in range(17) for low in (0xFFFE, 0xFFFF))]
 # Unassigned by the Unicode version of the `regex` package (newer than Python's own tables, so that
 # recent CJK extensions and emoji count as assigned). Surrogates are excluded: Arrow text is UTF-8.
-_EVERY_CODE_POINT = "".join(chr(cp) for cp in range(sys.maxunicode + 1) if not 0xD800 <= cp <= 0xDFFF)
-_UNASSIGNED = [ord(ch) for ch in regex.findall(r"\p{Cn}", _EVERY_CODE_POINT)]
-GARBLED = char_class([0xFFFD, *_PRIVATE_USE, *_NONCHARACTERS, *_UNASSIGNED])
+@code_point_cache
+def _unassigned() -> np.ndarray:
+    every_code_point = "".join(chr(cp) for cp in range(sys.maxunicode + 1) if not 0xD800 <= cp <= 0xDFFF)
+    return np.array([ord(ch) for ch in regex.findall(r"\p{Cn}", every_code_point)], dtype=np.int64)
+
+
+GARBLED = char_class([0xFFFD, *_PRIVATE_USE, *_NONCHARACTERS, *_unassigned()])
 
 # Mojibake: UTF-8 bytes decoded as Latin-1 or Windows-1252. Its alphabet is U+0080–U+00FF plus the
 # 27 characters Windows-1252 puts at 0x80–0x9F; a UTF-8 lead byte (0xC2–0xF4) shows as one of
