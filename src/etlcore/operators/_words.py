@@ -48,6 +48,7 @@ from itertools import chain
 from typing import TypeVar
 
 import emoji
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -55,7 +56,7 @@ import regex
 import rjieba
 
 from etlcore.tablecache import code_point_cache
-from etlcore.textstats import unit_counts
+from etlcore.textstats import unit_counts, utf8_buffers
 
 # ROOTS' special characters (bigscience-workshop/data-preparation, also in Baidu's `qianfan` local
 # operators) less the ideographs 一 上 士 and the katakana ン ッ ツ シ, which are ordinary words there.
@@ -219,20 +220,20 @@ def segmented_joined(texts: list[str]) -> list[str] | None:
 @per_batch
 def words(texts: pa.Array) -> pa.LargeListArray:
     """Per document, its words (see the module docstring), as a list array in document order."""
+    texts = texts.fill_null("")
     chinese = is_chinese(texts)
     if chinese.any():
         rows = np.flatnonzero(chinese)
         chinese_texts = texts.take(pa.array(rows)).to_pylist()
         joined = segmented_joined(chinese_texts)
-        if joined is not None and not pc.any(pc.match_substring(texts, _TOKEN_SEPARATOR)).as_py():
-            # Every document as one string of its tokens joined by the separator, split in one call.
-            other = pc.binary_join(pc.utf8_split_whitespace(texts), _TOKEN_SEPARATOR)
-            in_place = np.full(len(texts), None, dtype=object)
-            in_place[rows] = joined
-            all_joined = pc.if_else(pa.array(chinese), pa.array(in_place, pa.large_string()),
-                                    other.cast(pa.large_string()))
-            return _strip_special(pc.split_pattern(all_joined, _TOKEN_SEPARATOR).cast(
-                pa.large_list(pa.large_string())))
+        others = texts.filter(pa.array(~chinese))
+        if joined is not None and not pc.any(pc.match_substring(others, _TOKEN_SEPARATOR)).as_py():
+            # Every document as one string of its tokens joined by the separator, split and stripped in
+            # one pass over the bytes.
+            all_joined = np.empty(len(texts), dtype=object)
+            all_joined[rows] = joined
+            all_joined[~chinese] = pc.binary_join(pc.utf8_split_whitespace(others), _TOKEN_SEPARATOR).to_pylist()
+            return _split_and_strip(pa.array(all_joined, pa.large_string()), ord(_TOKEN_SEPARATOR))
         segmented = [segment(text) for text in chinese_texts]
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(words) for words in segmented], out=offsets[1:])
@@ -249,10 +250,93 @@ def words(texts: pa.Array) -> pa.LargeListArray:
 
 
 def _strip_special(tokens: pa.LargeListArray) -> pa.LargeListArray:
-    flat = pc.utf8_trim(tokens.flatten(), characters=_SPECIAL_STRING)
-    keep = pc.greater(pc.utf8_length(flat), 0)
+    """`tokens` each without the special characters at its ends, those left empty dropped."""
+    stripped = _split_and_strip(tokens.flatten(), _NO_SEPARATOR)
     # A document's new offset is the number of tokens kept before its first one.
-    kept_before = np.zeros(len(flat) + 1, dtype=np.int64)
-    np.cumsum(np.asarray(keep), out=kept_before[1:])
     offsets = tokens.offsets.to_numpy()
-    return pa.LargeListArray.from_arrays(pa.array(kept_before[offsets - offsets[0]]), flat.filter(keep))
+    kept_before = stripped.offsets.to_numpy()
+    return pa.LargeListArray.from_arrays(pa.array(kept_before[offsets - offsets[0]]), stripped.flatten())
+
+
+# No byte equals it: each string is one token.
+_NO_SEPARATOR = 256
+
+
+def _split_and_strip(pieces: pa.Array, separator: int) -> pa.LargeListArray:
+    """Per string of `pieces`, its tokens (the parts between `separator` bytes) without the special
+    characters at their ends, tokens left empty dropped."""
+    data, offsets = utf8_buffers(pieces)
+    piece_offsets, token_offsets, token_bytes = _split_and_strip_kernel(data, offsets, special_table(), separator)
+    values = pa.LargeStringArray.from_buffers(len(token_offsets) - 1, pa.py_buffer(token_offsets),
+                                              pa.py_buffer(token_bytes))
+    return pa.LargeListArray.from_arrays(pa.array(piece_offsets), values)
+
+
+@numba.njit(cache=True, inline="always")
+def _code_point_at(data: np.ndarray, i: int) -> tuple[int, int]:
+    """(code point, its width in bytes) of the UTF-8 sequence starting at data[i]."""
+    byte = data[i]
+    if byte < 0x80:
+        return int(byte), 1
+    if byte < 0xE0:
+        cp, width = int(byte & 0x1F), 2
+    elif byte < 0xF0:
+        cp, width = int(byte & 0x0F), 3
+    else:
+        cp, width = int(byte & 0x07), 4
+    for j in range(1, width):
+        cp = (cp << 6) | int(data[i + j] & 0x3F)
+    return cp, width
+
+
+@numba.njit(cache=True, nogil=True)
+def _split_and_strip_kernel(data: np.ndarray, offsets: np.ndarray, special: np.ndarray,
+                            separator: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(per piece the index of its first kept token, plus the total; the kept tokens' offsets into the
+    third: their bytes, one after the other)."""
+    pieces = len(offsets) - 1
+    first, last = offsets[0], offsets[pieces]
+    separators = 0
+    for i in range(first, last):
+        if data[i] == separator:
+            separators += 1
+    piece_offsets = np.empty(pieces + 1, dtype=np.int64)
+    token_offsets = np.empty(separators + pieces + 1, dtype=np.int64)
+    token_bytes = np.empty(last - first, dtype=np.uint8)
+    token_offsets[0] = 0
+    tokens = 0
+    written = 0
+    for piece in range(pieces):
+        piece_offsets[piece] = tokens
+        end = offsets[piece + 1]
+        start = offsets[piece]
+        while True:
+            stop = start
+            while stop < end and data[stop] != separator:
+                stop += 1
+            left = start
+            while left < stop:
+                cp, width = _code_point_at(data, left)
+                if not special[cp]:
+                    break
+                left += width
+            right = stop
+            while right > left:
+                begin = right - 1
+                while data[begin] & 0xC0 == 0x80:
+                    begin -= 1
+                cp, _ = _code_point_at(data, begin)
+                if not special[cp]:
+                    break
+                right = begin
+            if right > left:
+                for i in range(left, right):
+                    token_bytes[written] = data[i]
+                    written += 1
+                tokens += 1
+                token_offsets[tokens] = written
+            if stop >= end:
+                break
+            start = stop + 1
+    piece_offsets[pieces] = tokens
+    return piece_offsets, token_offsets[:tokens + 1].copy(), token_bytes[:written].copy()
