@@ -91,8 +91,23 @@ def test_read_commands_never_create_a_store(tmp_path: Path) -> None:
                                            "(`etlcore task create` makes one; `--store` names another)"}
     for action in ("run", "stop"):
         assert orjson.loads(etlcore_("task", action, "task-x").stderr)["code"] == "TaskNotFound"
-    assert etlcore_("dataset", "versions", ".").returncode == 0
+    versions = etlcore_("dataset", "versions", ".")
+    assert (versions.returncode, versions.stdout) == (0, "")
+    assert versions.stderr == (f"etlcore: no versions of {tmp_path.resolve()}: no task store at .etlcore/tasks.sqlite "
+                               "(`etlcore task create` makes one; `--store` names another)\n")
+    assert etlcore_("dataset", "versions", ".", "--json").stdout == "[]\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+def test_dataset_versions_says_when_a_store_has_none_for_the_path(tmp_path: Path,
+                                                                   capfd: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "body.json").write_bytes(orjson.dumps({"name": "n", "inputs": [{"source": str(SAMPLE)}],
+                                                       "template": {"id": "sys_data_validation"}}))
+    store = tmp_path / "tasks.sqlite"
+    assert run_cli(["task", "create", str(tmp_path / "body.json"), "--store", str(store)], capfd)[0] == 0
+    code, out, err = run_cli(["dataset", "versions", str(tmp_path / "out"), "--store", str(store)], capfd)
+    dataset = (tmp_path / "out").resolve()
+    assert (code, out, err) == (0, "", f"etlcore: no versions of {dataset}: no task has registered one\n")
 
 
 def test_task_list_says_status_in_words_and_creation_time_in_iso_8601(

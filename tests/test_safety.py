@@ -419,8 +419,9 @@ def test_a_finished_task_is_not_run_again(here: Path, capfd: pytest.CaptureFixtu
                  "params": {"number_words_min_cutoff": "3", "number_words_max_cutoff": "10000"}}]}}
     (here / "body.json").write_bytes(orjson.dumps(task))
     code, out, err = etlcore(capfd, "task", "create", "body.json", "--run")
-    task_id = orjson.loads(out.split("\n}\n")[0] + "}")["task_id"]
-    assert code == 0 and err.splitlines()[0] == "input = output + rejected + invalid: 9 = 7 + 2 + 0 (ok)"
+    task_id = orjson.loads(out)["result"]["etlTaskId"]  # one JSON document: the run's detail
+    assert code == 0 and err.splitlines()[:2] == [f"etlcore: created {task_id}; running it",
+                                                  "input = output + rejected + invalid: 9 = 7 + 2 + 0 (ok)"]
     output = here / "out" / task_id / "output.jsonl"
     written = output.read_bytes()
     code, out, err = etlcore(capfd, "task", "run", task_id)
@@ -442,7 +443,7 @@ def test_a_task_deletes_its_checkpoints_when_done_unless_asked_to_keep_them(
                 {"name": "replace_upper2lower", "params": {}}, {"name": "save_pipeline_clean", "params": {}}]}}
     (here / "body.json").write_bytes(orjson.dumps(task))
     code, out, _ = etlcore(capfd, "task", "create", "body.json", "--run", *keep)
-    task_id = orjson.loads(out.split("\n}\n")[0] + "}")["task_id"]
+    task_id = orjson.loads(out)["result"]["etlTaskId"]
     assert code == 0
     assert (here / "out" / task_id / "work" / "checkpoints" / "clean" / "state.json").exists() == left
 
@@ -451,6 +452,8 @@ def test_a_task_deletes_its_checkpoints_when_done_unless_asked_to_keep_them(
 @pytest.mark.parametrize(("args", "error"), [
     (["run", "--output", "o.jsonl", "missing.jsonl"], "input not found: missing.jsonl"),
     (["run", "--config", "missing.json", "--output", "o.jsonl", "docs.jsonl"], "config file not found: missing.json"),
+    (["run", "--output", "o.jsonl", "/dev/null"],
+     "input /dev/null: not a regular file or a folder; save the corpus to a file first"),
     (["run", "--config", "folder", "--output", "o.jsonl", "docs.jsonl"],
      "cannot read config file folder: Is a directory"),
     (["run", "--output", "docs.jsonl/o.jsonl", "docs.jsonl"],
@@ -520,7 +523,7 @@ def test_a_task_does_not_read_the_files_of_an_earlier_task_in_its_input_folder(
     (here / "body.json").write_bytes(orjson.dumps(task))
     for _ in range(2):
         code, _, err = etlcore(capfd, "task", "create", "body.json", "--run")
-        assert code == 0 and err.splitlines()[0] == "input = output + rejected + invalid: 9 = 7 + 2 + 0 (ok)", err
+        assert code == 0 and err.splitlines()[1] == "input = output + rejected + invalid: 9 = 7 + 2 + 0 (ok)", err
 
 
 def test_a_refused_task_body_makes_no_task_store(here: Path, capfd: pytest.CaptureFixture[str]) -> None:

@@ -241,8 +241,13 @@ def _task(args: argparse.Namespace) -> int:
         task = service.validated(body, Path(args.allow_root or "."), default_config())  # before a store is made
         store = TaskStore(Path(args.store))  # the one command that makes a store
         task_id = service.add(store, task)
-        _print_json({"task_id": task_id})
-        return _report_task_run(service.run_task(store, task_id, **options)) if args.run else EXIT_OK
+        if not args.run:
+            _print_json({"task_id": task_id})
+            return EXIT_OK
+        # One JSON document on stdout, the run's detail (its result.etlTaskId is the task's id); the id
+        # goes to stderr first, so that a run stopped halfway can still be resumed by it.
+        print(f"etlcore: created {task_id}; running it", file=sys.stderr)
+        return _report_task_run(service.run_task(store, task_id, **options))
     try:  # every other action reads: a store that does not exist is not created for it
         store = TaskStore(Path(args.store), create=False)
     except StoreMissing as missing:
@@ -293,12 +298,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _dataset(args: argparse.Namespace) -> int:
-    from etlcore.tasks.store import TaskStore
+    from etlcore.tasks.store import StoreMissing, TaskStore
 
-    store = Path(args.store)  # a read: a store that does not exist has no versions, and is not created
-    versions = TaskStore(store, create=False).versions(str(Path(args.path).resolve())) if store.exists() else []
+    store, path = Path(args.store), str(Path(args.path).resolve())
+    try:  # a read: a store that does not exist has no versions, and is not created
+        versions, why_none = TaskStore(store, create=False).versions(path), "no task has registered one"
+    except StoreMissing as missing:
+        versions, why_none = [], missing.message
     if args.json:
         _print_json(versions)
+    elif not versions:
+        print(f"etlcore: no versions of {path}: {why_none}", file=sys.stderr)
     else:
         for v in versions:
             print(f"{v['version']}  {v['task_id']}  {v['output_rows']:>10} rows  {v['output']}")

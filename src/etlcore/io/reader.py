@@ -157,6 +157,8 @@ def expand_inputs(inputs: list[str | Path], skip: Sequence[Path] = ()) -> list[I
                 raise EtlError(f"input {given}: unsupported file type; supported: "
                                f"{', '.join(FORMATS)} (optionally .gz or .zst, not for .parquet)")
             candidates = [(path, path.parent)]
+        elif Path(given).exists():  # /dev/null, a pipe, a socket: nothing to read rows from by offsets
+            raise EtlError(f"input {given}: not a regular file or a folder; save the corpus to a file first")
         else:
             raise EtlError(f"input not found: {given}")
         found = []
