@@ -63,3 +63,37 @@ def test_by_default_a_light_config_runs_in_one_process_and_a_heavy_one_on_every_
     big, small = PARALLEL_FROM_BYTES, PARALLEL_FROM_BYTES - 1
     assert [worker_count(None, big, light.light), worker_count(None, big, heavy.light),
             worker_count(None, small, heavy.light), worker_count(3, big, light.light)] == [1, os.cpu_count(), 1, 3]
+
+
+def test_one_worker_keeps_the_input_order_across_its_parser_stages_and_encoder_threads(tmp_path: Path) -> None:
+    rows = [{"id": f"d{i}", "text": f"Doc {i} ÀB" * (1 + i % 7)} for i in range(997)]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    response = etlcore.run({"clean": [{"name": "replace_upper2lower"}]}, [source], tmp_path / "out.jsonl",
+                           batch_size=10, workers=1)
+    assert response["etlcore"]["output_rows"] == 997
+    assert (tmp_path / "out.jsonl").read_bytes() == b"".join(
+        orjson.dumps({**row, "text": row["text"].lower()}) + b"\n" for row in rows)
+
+
+def test_an_error_in_the_parser_or_encoder_thread_fails_the_run_and_writes_no_output(
+        tmp_path: Path, monkeypatch) -> None:
+    import etlcore.workers
+
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": f"doc {i}"} for i in range(100)])
+    for thread, name in (("parser", "parse_chunk"), ("encoder", "table_jsonl")):
+        real, calls = getattr(etlcore.workers, name), []
+
+        def fails_on_the_fourth_chunk(*args, real=real, calls=calls, thread=thread):
+            calls.append(1)
+            if len(calls) == 4:
+                raise MemoryError(f"the {thread} thread ran out")
+            return real(*args)
+
+        monkeypatch.setattr(etlcore.workers, name, fails_on_the_fourth_chunk)
+        output = tmp_path / thread / "out.jsonl"
+        response = etlcore.run({"clean": [{"name": "replace_upper2lower"}]}, [source], output, batch_size=10,
+                               workers=1)
+        monkeypatch.undo()
+        assert response["result"]["processStatus"] == 4
+        assert response["result"]["result"]["failReason"] == f"MemoryError: the {thread} thread ran out"
+        assert sorted(path.name for path in output.parent.iterdir()) == ["out.jsonl.etlcore"]

@@ -102,6 +102,14 @@ def process_payload(pipeline: Pipeline, options: ReadOptions, payload: Payload, 
                     parsed: Batch | None = None) -> ChunkResult:
     """One payload through the stages of `step`: what the main process needs to account for it.
     `parsed`: the chunk's batch, when it was parsed ahead."""
+    result, rejects = run_payload(pipeline, options, payload, step, parsed)
+    return result.finish(rejects, step.encode)
+
+
+def run_payload(pipeline: Pipeline, options: ReadOptions, payload: Payload, step: Step,
+                parsed: Batch | None = None) -> tuple[ChunkResult, list[pa.Table]]:
+    """`process_payload` up to its last step: the result with its rows not encoded yet, and the rejected
+    rows (`ChunkResult.finish` encodes both)."""
     rejects: list[pa.Table] = []
     if isinstance(payload, Chunk):
         batch = parsed if parsed is not None else parse_chunk(payload, options)
@@ -123,7 +131,7 @@ def process_payload(pipeline: Pipeline, options: ReadOptions, payload: Payload, 
                                                         step.documents)
         if step.dedup and not step.stages:  # rows already in Parquet go nowhere: only their ids go back
             result.table = result.table.select([options.id_column])
-    return result.finish(rejects, step.encode)
+    return result, rejects
 
 
 def _line_counts(path: str | None) -> LineCounts | None:
@@ -136,6 +144,18 @@ def _line_counts(path: str | None) -> LineCounts | None:
 @functools.lru_cache(maxsize=1)
 def _load_line_counts(path: str, modified: int) -> LineCounts:
     return LineCounts(np.load(path, mmap_mode="r"))
+
+
+def _one_ahead(items: Iterator[Any]) -> Iterator[Any]:
+    """The items, each handed on only once the next has been taken: taking it starts that item's work
+    (a future submitted), which then runs while the caller works on this one."""
+    previous, started = None, False
+    for item in items:
+        if started:
+            yield previous
+        previous, started = item, True
+    if started:
+        yield previous
 
 
 def worker_count(requested: int | None, input_bytes: int, light: bool = False) -> int:
@@ -181,24 +201,31 @@ class Workers:
         return self._distribute(items)
 
     def _in_process(self, items: Iterator[tuple[Payload, Step]]) -> Iterator[ChunkResult]:
-        """In this process, with the next chunk read and parsed by a second thread meanwhile: parsing
-        (pyarrow) and the stages and encoding (Arrow kernels, numba) let go of the GIL, so one worker
-        keeps two cores busy. At most one chunk is parsed ahead."""
+        """In this process, on three threads that hand each chunk on in turn:
+
+            parser thread:   read and parse chunk n+1      (pyarrow)
+            this thread:     the stages over chunk n       (Arrow kernels)
+            encoder thread:  encode the rows of chunk n-1  (numba kernels, orjson)
+
+        Each lets go of the GIL for most of its work, so one worker keeps two cores busy. A hand-over is a
+        future and `_one_ahead` starts only the next chunk's work, so memory stays a few chunks. An error in
+        a thread comes out of its future here, in input order; the caller stops between two results (a
+        signal), and leaving the pools waits only for the chunk each thread has in hand."""
         pipeline, options = _state
-        with ThreadPoolExecutor(1, thread_name_prefix="etlcore-parse") as parser:
-            ahead: tuple[tuple[Payload, Step], Future[Batch] | None] | None = None
-            for item in items:
-                parsing = parser.submit(parse_chunk, item[0], options) if isinstance(item[0], Chunk) else None
-                if ahead is not None:
-                    yield self._finish(pipeline, options, *ahead)
-                ahead = (item, parsing)
-            if ahead is not None:
-                yield self._finish(pipeline, options, *ahead)
+        with (ThreadPoolExecutor(1, thread_name_prefix="etlcore-parse") as parser,
+              ThreadPoolExecutor(1, thread_name_prefix="etlcore-encode") as encoder):
+            parsing = ((item, parser.submit(parse_chunk, item[0], options) if isinstance(item[0], Chunk) else None)
+                       for item in items)
+            encoding = (self._stages(encoder, pipeline, options, item, batch) for item, batch in _one_ahead(parsing))
+            for encoded in _one_ahead(encoding):
+                yield encoded.result()
 
     @staticmethod
-    def _finish(pipeline: Pipeline, options: ReadOptions, item: tuple[Payload, Step],
-                parsing: Future[Batch] | None) -> ChunkResult:
-        return process_payload(pipeline, options, *item, parsed=None if parsing is None else parsing.result())
+    def _stages(encoder: ThreadPoolExecutor, pipeline: Pipeline, options: ReadOptions, item: tuple[Payload, Step],
+                parsing: Future[Batch] | None) -> Future[ChunkResult]:
+        """Run the stages over a chunk in this thread, and hand its encoding to the encoder thread."""
+        result, rejects = run_payload(pipeline, options, *item, parsed=None if parsing is None else parsing.result())
+        return encoder.submit(result.finish, rejects, item[1].encode)
 
     def _distribute(self, items: Iterator[tuple[Payload, Step]]) -> Iterator[ChunkResult]:
         idle = [connection for _, connection in self._workers]
