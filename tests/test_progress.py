@@ -50,6 +50,10 @@ def test_the_line_shows_the_pass_and_the_eta_of_the_whole_run(monkeypatch: pytes
     clock[0] += 2
     progress.advance(2500, 0)
     assert progress.line(clock[0]).endswith("2,500 rows, 1,250 rows/s, 25% of the pass, ETA of the run 6 s")
+    progress.start_pass(3, 3, "desensitization", expected=1)
+    progress.advance(1, 0)
+    assert progress.line(clock[0] + 1) == ("etlcore pass 3/3 (desensitization): 1 row, 1 rows/s, 100% of the pass, "
+                                           "ETA of the run 0 s")
     assert "\r" in shown.getvalue() and "docs" not in shown.getvalue()
     progress.close()
     assert shown.getvalue().endswith("\r\x1b[K")

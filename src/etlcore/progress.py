@@ -72,7 +72,7 @@ class Progress:
         if self.activity:
             return f"{head}: {self.activity}"
         elapsed = max(now - self.started, 1e-9)
-        line = f"{head}: {self.rows:,} rows, {self.rows / elapsed:,.0f} rows/s"
+        line = f"{head}: {self.rows:,} {'row' if self.rows == 1 else 'rows'}, {self.rows / elapsed:,.0f} rows/s"
         done = self._done()
         if done:
             line += f", {done:.0%} of the pass, ETA of the run {duration(self._left(elapsed, done))}"
