@@ -20,7 +20,8 @@ import orjson
 # Kernels every run of the default config compiles: while one has no cached code, the cache is cold.
 _WITNESSES = (("etlcore.textstats", "_unit_counts"), ("etlcore.simhash", "_fingerprints"),
               ("etlcore.operators.filter_check_perplexity", "_normalise"),
-              ("etlcore.operators._words", "_split_and_strip_kernel"), ("etlcore.operators._fasttext", "_predict"))
+              ("etlcore.operators._words", "_split_and_strip_kernel"), ("etlcore.operators._fasttext", "_predict"),
+              ("etlcore.operators._kenlm_trie", "_score_sentences"))
 
 _TEXTS = [
     "The quick brown fox jumps over the lazy dog, and the dog sleeps on in the afternoon sun.",

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etlcore.operators._kenlm_trie import TrieModel, is_quantised_trie, load_trie
 from etlcore.operators._words import is_chinese
 from etlcore.operators.base import Arg, Filter
 from etlcore.registry import register
@@ -173,6 +174,13 @@ def load_model(path: str) -> Any:
     import kenlm
 
     return kenlm.Model(path)
+
+
+def compiled_model(path: str) -> TrieModel | None:
+    """The KenLM model at `path` read for compiled scoring when it is a quantised trie binary (the
+    format `resources/build_lm.py` writes), else None: other formats (ARPA, probing, array-compressed
+    tries) are scored by kenlm itself."""
+    return load_trie(path) if is_quantised_trie(path) else None
 
 
 @functools.cache
@@ -381,18 +389,44 @@ def piece_lines(sentencepiece_model: Any, lines: list[str]) -> list[str]:
     return [" ".join(pieces) for pieces in sentencepiece_model.encode(lines, out_type=str)]
 
 
-def _scored_pieces(model: Any, sentencepiece_model: Any, lines: pa.Array,
-                   encoder: UnigramEncoder | None = None) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=8)
+def _piece_words(sentencepiece_model: Any, trie: TrieModel) -> np.ndarray:
+    """KenLM word id of every SentencePiece piece id (0, <unk>, for a piece the model never saw)."""
+    data, offsets = _piece_bytes(sentencepiece_model)
+    raw = data.tobytes()
+    return trie.word_ids([raw[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)])
+
+
+def _trie_scores(trie: TrieModel, sentencepiece_model: Any, lines: pa.Array, ids: np.ndarray,
+                 counts: np.ndarray) -> np.ndarray:
+    """Each line's log10 probability from its piece ids, by the compiled trie walk (no strings); a line
+    holding an unknown piece (id 0) is scored from its pieces as text, since KenLM knows an unknown
+    piece by its text."""
+    scores = trie.score(_piece_words(sentencepiece_model, trie)[ids], counts)
+    has_unknown = np.unique(np.repeat(np.arange(len(counts)), counts)[ids == 0])
+    if len(has_unknown):
+        words = [" ".join(pieces).encode().split()
+                 for pieces in sentencepiece_model.encode(lines.take(pa.array(has_unknown)).to_pylist(), out_type=str)]
+        word_counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        scores[has_unknown] = trie.score(trie.word_ids(list(itertools.chain.from_iterable(words))), word_counts)
+    return scores
+
+
+def _scored_pieces(model: Any, sentencepiece_model: Any, lines: pa.Array, encoder: UnigramEncoder | None = None,
+                   trie: TrieModel | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(log10 probability, pieces) of each line: the same as scoring `piece_lines`, faster: the pieces come
-    as ids (from `encoder` when given, else SentencePiece; no Python string per piece) and are joined to
-    UTF-8 by one compiled loop; the few lines with an unknown piece are encoded again as text, since
-    KenLM knows an unknown piece by its text."""
+    as ids (from `encoder` when given, else SentencePiece; no Python string per piece); with `trie` (the
+    KenLM model read by `etlcore.operators._kenlm_trie`) they are scored from their ids by compiled code,
+    else joined to UTF-8 by one compiled loop and scored by `model` (kenlm); the few lines with an unknown
+    piece are encoded again as text, since KenLM knows an unknown piece by its text."""
     if encoder is not None:
         ids, counts = encoder.encode(lines)
     else:
         encoded = sentencepiece_model.encode(lines.to_pylist(), out_type=int, num_threads=1)
         counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         ids = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int64, count=int(counts.sum()))
+    if trie is not None:
+        return _trie_scores(trie, sentencepiece_model, lines, ids, counts), counts
     joined, unknown = _join_pieces(ids, counts, *_piece_bytes(sentencepiece_model))
     byte_lines = joined.tobytes().split(b"\n") if len(lines) else []
     for line in np.flatnonzero(unknown).tolist():
@@ -407,15 +441,17 @@ def _scored_words(model: Any, lines: list[str]) -> tuple[np.ndarray, np.ndarray]
 
 
 def perplexities(model: Any, sentencepiece_model: Any | None, texts: pa.Array,
-                 encoder: UnigramEncoder | None = None) -> np.ndarray:
+                 encoder: UnigramEncoder | None = None, trie: TrieModel | None = None) -> np.ndarray:
     """CCNet perplexity of each text: each normalised line, as SentencePiece pieces (or, without a
     SentencePiece model, as its whitespace-separated words), is scored as a sentence, <s> ... </s>;
     10 ** (-(sum of the lines' log10 probabilities) / (their pieces + one </s> per line));
-    NaN for a text without any line. A line that repeats in the batch is scored once."""
+    NaN for a text without any line. A line that repeats in the batch is scored once. `trie`: the same
+    KenLM model as `model`, read by `load_trie`, which scores pieces by compiled code."""
     normalised, lines_per_text = normalise(texts)
     encoded = _line_array(normalised, lines_per_text).dictionary_encode()
     if sentencepiece_model is not None:
-        distinct_scores, distinct_tokens = _scored_pieces(model, sentencepiece_model, encoded.dictionary, encoder)
+        distinct_scores, distinct_tokens = _scored_pieces(model, sentencepiece_model, encoded.dictionary, encoder,
+                                                          trie)
     else:
         distinct_scores, distinct_tokens = _scored_words(model, encoded.dictionary.to_pylist())
     which = encoded.indices.to_numpy(zero_copy_only=False)
@@ -506,7 +542,8 @@ class FilterCheckPerplexity(Filter):
     def compute(self, texts: pa.StringArray) -> np.ndarray:
         if self.model:
             pieces = load_sentencepiece(self.sentencepiece_model) if self.sentencepiece_model else None
-            return perplexities(load_model(self.model), pieces, texts)
+            trie = compiled_model(self.model) if pieces is not None else None
+            return perplexities(load_model(self.model), pieces, texts, trie=trie)
         values = np.full(len(texts), math.nan)
         languages = model_languages(texts)
         for language in DEFAULT_MODELS:
@@ -514,7 +551,8 @@ class FilterCheckPerplexity(Filter):
             if len(rows):
                 sentencepiece_path, model_path = default_model_paths(language)
                 values[rows] = perplexities(load_model(model_path), load_sentencepiece(sentencepiece_path),
-                                            texts.take(pa.array(rows)), default_encoder(sentencepiece_path))
+                                            texts.take(pa.array(rows)), default_encoder(sentencepiece_path),
+                                            compiled_model(model_path))
         return values
 
     def keep(self, values: np.ndarray) -> np.ndarray:

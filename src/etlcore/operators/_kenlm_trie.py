@@ -1,0 +1,277 @@
+"""KenLM's quantised trie binary (`build_binary -q P -b B trie`, the format of etlcore's shipped models)
+read into numpy arrays, and sentences scored from word ids by one compiled loop, equal to KenLM's
+`Model.score(sentence, bos=True, eos=True)`.
+
+The format, as KenLM 0.3.0 writes it (lm/binary_format.cc, vocab.cc, search_trie.cc, trie.cc,
+quantize.cc): a header (magic, test values, order, model type, whether the vocabulary's strings follow,
+the n-gram counts), the sorted vocabulary (word hashes; word id = position + 1, <unk> is 0), then the
+search: the quantisation tables (per middle order a probability and a backoff table, then the longest
+order's probability table), the unigrams (probability, backoff, first child; one per word id plus one
+whose "first child" ends the last word's children) and one bit-packed array per higher order, each
+entry its word id, quantised backoff and probability (the longest order: probability only) and (the
+middle orders) the first child in the next order, children sorted by word id. The vocabulary's
+strings, NUL-separated in word id order, end the file. The arrays below are that content decoded once
+at load time, so that a lookup is a binary search in a plain array.
+
+Scoring follows lm/model.cc (`FullScore`): the state holds the last words (most recent first) and
+their backoffs; a word's probability is that of the longest n-gram found in the trie, plus the
+backoffs of the context's words beyond it; float32 throughout, summed in float32 word by word as
+KenLM's `ScoreSentence` does, so values are equal, not close.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import struct
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+_MAGIC = b"mmap lm http://kheafield.com/code format version 5\n\0"
+_SANITY_SIZE = 88  # magic (padded to 8) + 3 test floats + 3 word-index test values + one uint64
+_QUANT_TRIE = 3  # KenLM's ModelType: trie with quantisation, plain (not array-compressed) child pointers
+_QUANTIZE_VERSION = 2
+_UNIGRAM_SIZE = 16  # float prob, float backoff, uint64 first child
+
+
+def _align8(size: int) -> int:
+    return (size + 7) // 8 * 8
+
+
+def _required_bits(max_value: int) -> int:
+    return int(max_value).bit_length()
+
+
+@numba.njit(cache=True, inline="always")
+def _read_bits(data: np.ndarray, bit: int, length: int) -> np.int64:
+    """KenLM's ReadInt57: `length` bits (little-endian) starting at bit `bit` of `data`."""
+    byte = bit >> 3
+    value = np.uint64(0)
+    for k in range(8):
+        value |= np.uint64(data[byte + k]) << np.uint64(8 * k)
+    return np.int64((value >> np.uint64(bit & 7)) & np.uint64((1 << length) - 1))
+
+
+@numba.njit(cache=True)
+def _decode_order(data: np.ndarray, start: int, entries: int, word_bits: int, backoff_bits: int, prob_bits: int,
+                  next_bits: int, prob_table: np.ndarray, backoff_table: np.ndarray) -> tuple:
+    """One bit-packed order: (word ids, probabilities, backoffs, first child of each entry and one more,
+    which ends the last entry's children). The longest order has no backoff and no children
+    (backoff_bits = next_bits = 0)."""
+    total_bits = word_bits + backoff_bits + prob_bits + next_bits
+    words = np.empty(entries, dtype=np.int32)
+    probs = np.empty(entries, dtype=np.float32)
+    backoffs = np.zeros(entries, dtype=np.float32)
+    children = np.zeros(entries + 1 if next_bits else 0, dtype=np.int64)
+    for i in range(entries):
+        bit = start * 8 + i * total_bits
+        words[i] = _read_bits(data, bit, word_bits)
+        bit += word_bits
+        if backoff_bits:
+            backoffs[i] = backoff_table[_read_bits(data, bit, backoff_bits)]
+            bit += backoff_bits
+        probs[i] = prob_table[_read_bits(data, bit, prob_bits)]
+        bit += prob_bits
+        if next_bits:
+            children[i] = _read_bits(data, bit, next_bits)
+    if next_bits:
+        children[entries] = _read_bits(data, start * 8 + entries * total_bits + total_bits - next_bits, next_bits)
+    return words, probs, backoffs, children
+
+
+@dataclass(frozen=True, eq=False)
+class TrieModel:
+    """A KenLM quantised trie model as arrays. Orders 2..N are concatenated: order n's entries are
+    `words[starts[n - 2]:starts[n - 1]]` (and `probs`, `backoffs`); an entry's children in order n + 1
+    are positions `children[i]` to `children[i + 1]` of that order (children are indexed like `words`
+    and hold global positions; the longest order has none). Unigrams by word id."""
+
+    order: int
+    vocabulary: dict[bytes, int]  # word -> id, <unk> 0
+    begin_sentence: int
+    end_sentence: int
+    unigram_probs: np.ndarray  # float32 by word id
+    unigram_backoffs: np.ndarray
+    unigram_children: np.ndarray  # int64, word id -> first bigram (global position); one more entry
+    starts: np.ndarray  # int64, order n's first position in the concatenated arrays, n = 2..N, and the end
+    words: np.ndarray  # int32
+    probs: np.ndarray  # float32
+    backoffs: np.ndarray  # float32
+    children: np.ndarray  # int64, same positions as `words` (the longest order: unused)
+
+    def word_ids(self, words: list[bytes]) -> np.ndarray:
+        """KenLM's word ids of `words` (0, <unk>, for a word the model does not know)."""
+        get = self.vocabulary.get
+        return np.fromiter((get(word, 0) for word in words), dtype=np.int32, count=len(words))
+
+    def arrays(self) -> tuple:
+        return (self.unigram_probs, self.unigram_backoffs, self.unigram_children, self.starts, self.words,
+                self.probs, self.backoffs, self.children)
+
+    def score(self, word_ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """log10 probability of each sentence (its words' ids back to back, `counts` per sentence), as
+        `kenlm.Model.score(sentence, bos=True, eos=True)` gives it (float32 values, as float64)."""
+        return _score_sentences(word_ids, counts.astype(np.int64), self.order, self.begin_sentence,
+                                self.end_sentence, *self.arrays()).astype(np.float64)
+
+
+def is_quantised_trie(path: str) -> bool:
+    """Whether `path` is a KenLM binary in the format `load_trie` reads (others go through kenlm)."""
+    with open(path, "rb") as model:
+        head = model.read(_SANITY_SIZE + 20)
+    if len(head) < _SANITY_SIZE + 20 or not head.startswith(_MAGIC):
+        return False
+    _order, _multiplier, model_type, has_vocabulary, search_version = struct.unpack_from(
+        "<Bxxxfi?xxxI", head, _SANITY_SIZE)
+    return model_type == _QUANT_TRIE and has_vocabulary and search_version == 1 and _order >= 2
+
+
+@functools.cache
+def load_trie(path: str) -> TrieModel:
+    """Read a KenLM quantised trie binary (`is_quantised_trie`) into arrays, once per process."""
+    data = np.fromfile(path, dtype=np.uint8)
+    raw = data.tobytes()
+    if not is_quantised_trie(path):
+        raise ValueError(f"{path}: not a KenLM quantised trie with its vocabulary")
+    order = raw[_SANITY_SIZE]
+    counts = struct.unpack_from(f"<{order}Q", raw, _SANITY_SIZE + 20)
+    at = _align8(_SANITY_SIZE + 20 + 8 * order)  # the header's end
+
+    stored_words = struct.unpack_from("<Q", raw, at)[0]
+    at += 8 + 8 * counts[0]  # SortedVocabulary::Size(counts[0]): the entry count, then a hash per word
+
+    version, prob_bits, backoff_bits = raw[at], raw[at + 1], raw[at + 2]
+    if version != _QUANTIZE_VERSION or not 0 < prob_bits <= 25 or not 0 < backoff_bits <= 25:
+        raise ValueError(f"{path}: unexpected quantisation header")
+    tables = at + 8
+    middle_tables = []
+    for _ in range(order - 2):
+        prob_table = np.frombuffer(raw, dtype="<f4", count=1 << prob_bits, offset=tables).copy()
+        tables += 4 << prob_bits
+        backoff_table = np.frombuffer(raw, dtype="<f4", count=1 << backoff_bits, offset=tables).copy()
+        tables += 4 << backoff_bits
+        middle_tables.append((prob_table, backoff_table))
+    longest_table = np.frombuffer(raw, dtype="<f4", count=1 << prob_bits, offset=tables).copy()
+    at += (order - 2) * ((4 << backoff_bits) + (4 << prob_bits)) + (4 << prob_bits) + 8
+
+    unigram_records = counts[0] + 2
+    unigrams = np.frombuffer(raw, dtype=np.dtype([("prob", "<f4"), ("backoff", "<f4"), ("next", "<u8")]),
+                             count=unigram_records, offset=at)
+    at += unigram_records * _UNIGRAM_SIZE
+
+    word_bits = _required_bits(counts[0])
+    starts = np.zeros(order, dtype=np.int64)
+    for n in range(2, order + 1):
+        starts[n - 1] = starts[n - 2] + counts[n - 1]
+    parts = []
+    for n in range(2, order):
+        entries, next_bits = counts[n - 1], _required_bits(counts[n])
+        prob_table, backoff_table = middle_tables[n - 2]
+        parts.append(_decode_order(data, at, entries, word_bits, backoff_bits, prob_bits, next_bits, prob_table,
+                                   backoff_table))
+        at += ((1 + entries) * (word_bits + backoff_bits + prob_bits + next_bits) + 7) // 8 + 8
+    entries = counts[order - 1]
+    parts.append(_decode_order(data, at, entries, word_bits, 0, prob_bits, 0, longest_table, longest_table))
+    at += ((1 + entries) * (word_bits + prob_bits) + 7) // 8 + 8
+
+    strings = raw[at:].split(b"\0")
+    if strings[0] != b"<unk>" or len(strings) < stored_words + 1:
+        raise ValueError(f"{path}: the vocabulary's strings are not where the header says")
+    vocabulary = {word: index for index, word in enumerate(strings[: stored_words + 1])}
+    vocabulary[b"<unk>"] = 0
+
+    # Children as global positions: order n's entries point into order n + 1, which starts at starts[n - 1].
+    # Order n's closing entry (the end of its last entry's children, = starts[n]) shares its slot with
+    # order n + 1's first entry, whose children begin at that same position.
+    children = np.zeros(int(starts[-1]) + 1, dtype=np.int64)
+    for n in range(order - 1, 1, -1):
+        first, last = int(starts[n - 2]), int(starts[n - 1])
+        if n < order - 1 and parts[n - 2][3][-1] + starts[n - 1] != children[last]:
+            raise ValueError(f"{path}: order {n} does not end where order {n + 1} begins")
+        children[first:last + 1] = parts[n - 2][3] + starts[n - 1]
+    return TrieModel(
+        order=order, vocabulary=vocabulary, begin_sentence=vocabulary.get(b"<s>", 0),
+        end_sentence=vocabulary.get(b"</s>", 0),
+        unigram_probs=unigrams["prob"].copy(), unigram_backoffs=unigrams["backoff"].copy(),
+        unigram_children=unigrams["next"].astype(np.int64) + starts[0], starts=starts,
+        words=np.concatenate([part[0] for part in parts]), probs=np.concatenate([part[1] for part in parts]),
+        backoffs=np.concatenate([part[2] for part in parts]), children=children)
+
+
+@numba.njit(cache=True, inline="always")
+def _extends(backoff: np.float32) -> bool:
+    """KenLM's HasExtension: every backoff but -0.0 (which marks an n-gram no longer n-gram extends)."""
+    return not (backoff == 0.0 and math.copysign(1.0, backoff) < 0.0)
+
+
+@numba.njit(cache=True, inline="always")
+def _find(words: np.ndarray, begin: int, end: int, word: int) -> int:
+    """Position of `word` in the sorted words[begin:end], or -1."""
+    low, high = begin, end
+    while low < high:
+        middle = (low + high) >> 1
+        if words[middle] < word:
+            low = middle + 1
+        else:
+            high = middle
+    return low if low < end and words[low] == word else -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _score_sentences(word_ids: np.ndarray, counts: np.ndarray, order: int, begin_sentence: int, end_sentence: int,
+                     unigram_probs: np.ndarray, unigram_backoffs: np.ndarray, unigram_children: np.ndarray,
+                     starts: np.ndarray, words: np.ndarray, probs: np.ndarray, backoffs: np.ndarray,
+                     children: np.ndarray) -> np.ndarray:
+    scores = np.empty(len(counts), dtype=np.float32)
+    history = np.empty((2, order), dtype=np.int64)  # two states, swapped word by word: words, most recent first
+    history_backoffs = np.empty((2, order), dtype=np.float32)
+    at = 0
+    for sentence in range(len(counts)):
+        current = 0
+        history[0, 0] = begin_sentence
+        history_backoffs[0, 0] = unigram_backoffs[begin_sentence]
+        length = 1
+        total = np.float32(0.0)
+        for k in range(counts[sentence] + 1):
+            word = word_ids[at + k] if k < counts[sentence] else end_sentence
+            following = 1 - current
+            # ScoreExceptBackoff: the unigram, then longer n-grams while the context goes on and is found
+            prob = unigram_probs[word]
+            backoff = unigram_backoffs[word]
+            history_backoffs[following, 0] = backoff
+            new_length = 1 if _extends(backoff) else 0
+            found_length = 1
+            begin, end = unigram_children[word], unigram_children[word + 1]
+            for context in range(length):
+                if begin == end:  # nothing longer ends in this word
+                    break
+                if context == order - 2:  # the longest order
+                    position = _find(words, begin, end, history[current, context])
+                    if position >= 0:
+                        prob = probs[position]
+                        found_length = order
+                    break
+                position = _find(words, begin, end, history[current, context])
+                if position < 0:
+                    break
+                backoff = backoffs[position]
+                history_backoffs[following, context + 1] = backoff
+                prob = probs[position]
+                found_length = context + 2
+                if _extends(backoff):
+                    new_length = found_length
+                begin, end = children[position], children[position + 1]
+            # FullScore: the backoffs of the context words beyond the n-gram found
+            for context in range(found_length - 1, length):
+                prob += history_backoffs[current, context]
+            total += prob
+            history[following, 0] = word
+            for context in range(1, new_length):
+                history[following, context] = history[current, context - 1]
+            length = new_length
+            current = following
+        at += counts[sentence]
+        scores[sentence] = total
+    return scores
