@@ -129,16 +129,18 @@ def test_task_list_says_status_in_words_and_creation_time_in_iso_8601(
     assert (validation["status"], validation["status_text"], validation["input_rows"],
             validation["output_rows"]) == (2, "done", 336, None)  # a validation writes no output
     assert (cleaning["status"], cleaning["status_text"], cleaning["output_rows"]) == (0, "not started", None)
+    assert [(t["runs"], t["resumed_after"], t["stop_reason"], t["stop_requested_by"])
+            for t in (validation, cleaning)] == [(1, None, None, None), (0, None, None, None)]
     iso = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d"
     assert re.fullmatch(iso, validation["created"]) and re.fullmatch(iso, cleaning["created"])
     _, out, _ = run_cli(["task", "list"], capfd)
     lines = out.splitlines()
-    assert lines[0].split() == ["task_id", "template", "status", "created", "input", "output", "name"]
+    assert lines[0].split() == ["task_id", "template", "status", "created", "input", "output", "runs", "name"]
     rows = {line.split()[0]: line for line in lines[1:]}
     assert rows[ids["sys_data_validation"]].split() == [
-        ids["sys_data_validation"], "sys_data_validation", "done", validation["created"], "336", "-", "validation"]
+        ids["sys_data_validation"], "sys_data_validation", "done", validation["created"], "336", "-", "1", "validation"]
     assert rows[ids["sys_data_cleaning"]].split() == [
-        ids["sys_data_cleaning"], "sys_data_cleaning", "not", "started", cleaning["created"], "-", "-", "cleaning"]
+        ids["sys_data_cleaning"], "sys_data_cleaning", "not", "started", cleaning["created"], "-", "-", "0", "cleaning"]
 
 
 def test_ops_lists_each_operators_first_sentence_and_args(capfd: pytest.CaptureFixture[str]) -> None:

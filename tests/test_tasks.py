@@ -215,12 +215,18 @@ def test_stop_a_running_task_then_run_it_again(tmp_path: Path) -> None:
     assert (stopped_detail["processStatus"], stopped_detail["exceptionResult"]) == (3, "stopped by `etlcore task stop`")
     assert not (tmp_path / "out" / task_id / "output.jsonl").exists()
     assert clean_checkpoint.exists()  # stopping keeps the checkpoints
+    (listed,) = orjson.loads(subprocess.run([*etl, "list", "--json"], cwd=tmp_path, capture_output=True).stdout)
+    assert (listed["status_text"], listed["runs"], listed["stop_reason"], listed["stop_requested_by"]) == (
+        "stopped", 1, "SIGINT", "`etlcore task stop`")
     again = subprocess.run([*etl, "run", task_id], cwd=tmp_path, capture_output=True)
     assert again.returncode == 0
     response = orjson.loads(again.stdout)
     assert response["result"]["processStatus"] == 2 and response["etlcore"]["resumed_after"] == "clean"
     task = store.get(task_id)  # the store says the second run went on from the clean checkpoint
     assert (task["runs"], task["resumed_after"], task["stop_requested_by"]) == (2, "clean", None)
+    (listed,) = orjson.loads(subprocess.run([*etl, "list", "--json"], cwd=tmp_path, capture_output=True).stdout)
+    assert (listed["status_text"], listed["runs"], listed["resumed_after"], listed["stop_reason"]) == (
+        "done", 2, "clean", None)
 
 
 def test_several_processes_share_one_store(tmp_path: Path) -> None:

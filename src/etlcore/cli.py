@@ -278,10 +278,10 @@ def _print_tasks(tasks: list[dict[str, Any]], as_json: bool) -> None:
     def rows(count: int | None) -> str:
         return "-" if count is None else f"{count:,}"
 
-    print(f"{'task_id':<22}{'template':<22}{'status':<13}{'created':<27}{'input':>10}{'output':>10}  name")
+    print(f"{'task_id':<22}{'template':<22}{'status':<13}{'created':<27}{'input':>10}{'output':>10}{'runs':>5}  name")
     for t in tasks:
         print(f"{t['task_id']:<22}{t['template']:<22}{t['status_text']:<13}{t['created']:<27}"
-              f"{rows(t['input_rows']):>10}{rows(t['output_rows']):>10}  {t['name']}")
+              f"{rows(t['input_rows']):>10}{rows(t['output_rows']):>10}{t['runs']:>5}  {t['name']}")
 
 
 def _report_task_run(response: dict[str, Any]) -> int:

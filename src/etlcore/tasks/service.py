@@ -414,13 +414,17 @@ WRITES_NO_OUTPUT = ("sys_data_validation", "sys_data_analyse")
 
 
 def listing(store: TaskStore) -> list[dict[str, Any]]:
-    """Every task: `status` the processStatus and `status_text` it in words, `created` in ISO 8601, and
-    `output_rows` None for a template that writes no output (validation, analysis)."""
+    """Every task: `status` the processStatus and `status_text` it in words, `created` in ISO 8601,
+    `output_rows` None for a template that writes no output (validation, analysis), how many `runs` it
+    has had, the stage its last run `resumed_after` (None: from the start), and for a stopped task why
+    (`stop_reason`: SIGINT, SIGTERM, process gone) and who asked (`stop_requested_by`)."""
     return [{"task_id": t["id"], "name": t["name"], "template": t["template"], "status": t["status"],
              "status_text": STATUS_WORDS.get(t["status"], str(t["status"])), "created": iso8601(t["created"]),
              "input_rows": t["input_rows"],
              "output_rows": None if t["template"] in WRITES_NO_OUTPUT else t["output_rows"],
-             "rejected_rows": t["rejected_rows"], "invalid_rows": t["invalid_rows"]} for t in store.all()]
+             "rejected_rows": t["rejected_rows"], "invalid_rows": t["invalid_rows"], "runs": t["runs"] or 0,
+             "resumed_after": t["resumed_after"], "stop_reason": t["stop_reason"],
+             "stop_requested_by": t["stop_requested_by"]} for t in store.all()]
 
 
 def stop(store: TaskStore, task_id: str, by: str = "`etlcore task stop`") -> int:
