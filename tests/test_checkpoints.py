@@ -165,3 +165,18 @@ def test_kill_9_in_the_middle_of_a_stage_then_a_rerun_loses_and_repeats_nothing(
     assert len(ids) == len(set(ids)) == response["etlcore"]["output_rows"]
     assert not list(work.rglob(".*tmp-*"))  # the killed run's temporary files are gone
     assert not list(out.parent.glob(".*tmp-*"))
+
+
+def test_checkpoints_are_lz4_and_a_parquet_output_snappy(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    def codecs(path: Path) -> set[str]:
+        metadata = pq.ParquetFile(path).metadata
+        return {metadata.row_group(g).column(c).compression for g in range(metadata.num_row_groups)
+                for c in range(metadata.num_columns)}
+
+    out = tmp_path / "out.parquet"
+    etlcore.run(config(), [sample_input(tmp_path)], out, batch_size=50, keep_checkpoints=True)
+    checkpoints = sorted((tmp_path / "out.parquet.etlcore" / "checkpoints").glob("*/rows.parquet"))
+    assert [p.parent.name for p in checkpoints] == ["deduplication", "filter"]
+    assert [codecs(p) for p in checkpoints] == [{"LZ4"}, {"LZ4"}] and codecs(out) == {"SNAPPY"}

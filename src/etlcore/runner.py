@@ -35,7 +35,15 @@ from etlcore.io.lock import RunLock
 from etlcore.io.order import RejectsSink, without_positions
 from etlcore.io.paths import check_creatable, check_run_targets, earlier_output
 from etlcore.io.reader import FOLDER_MARKER, WORK_DIR_SUFFIX, InputFile, ReadOptions, expand_inputs
-from etlcore.io.writer import JsonlSink, NullSink, ParquetSink, open_sink, remove_stale_temporaries, write_atomic
+from etlcore.io.writer import (
+    TEMPORARY_COMPRESSION,
+    JsonlSink,
+    NullSink,
+    ParquetSink,
+    open_sink,
+    remove_stale_temporaries,
+    write_atomic,
+)
 from etlcore.pipeline import Counts, Duplicates, OperatorFailed, Pipeline
 from etlcore.progress import LiveCounts, Progress
 from etlcore.registry import STAGES
@@ -440,11 +448,11 @@ class _Job:
         if step.checkpoint:
             checkpoint = self.checkpoints[step.checkpoint]
             checkpoint.start()
-            self.writing = ParquetSink(checkpoint.rows, pa.schema([]))
+            self.writing = ParquetSink(checkpoint.rows, pa.schema([]), TEMPORARY_COMPRESSION)
         elif not step.stages and source is not None:
             return None
         else:
-            self.writing = ParquetSink(self.spool, pa.schema([]))
+            self.writing = ParquetSink(self.spool, pa.schema([]), TEMPORARY_COMPRESSION)
         return self.writing
 
     def _take(self, result: ChunkResult, destination: ParquetSink | None, final: bool) -> None:

