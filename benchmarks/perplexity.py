@@ -211,6 +211,17 @@ def speed(docs: int, rounds: int, dj_python: str | None, only: str = "") -> None
             for batch in batches:
                 scorer.compute(batch.slice(0))  # a fresh array: its per-batch language rule is not cached
 
+        def filter_on_kenlm(batches: list[pa.Array] = batches) -> None:
+            """The filter with kenlm's `score` in place of its compiled trie (the path of other model formats)."""
+            import etlcore.operators.filter_check_perplexity as module
+
+            compiled_model = module.compiled_model
+            module.compiled_model = lambda path: None
+            try:
+                filter_run(batches)
+            finally:
+                module.compiled_model = compiled_model
+
         def bare(prepared: list = prepared) -> None:
             for per_language in prepared:
                 for language, (joined, _) in per_language.items():
@@ -243,12 +254,13 @@ def speed(docs: int, rounds: int, dj_python: str | None, only: str = "") -> None
             return seconds
 
         best = {"etlcore filter": math.inf, "bare kenlm score": math.inf, "data-juicer's method": math.inf,
+                "etlcore filter, kenlm's score (other model formats)": math.inf,
                 "etlcore filter, language rule shared": math.inf}
         if dj_python:
             best["data-juicer 1.6 PerplexityFilter itself"] = math.inf
         models_folder = Path(default_model_paths("zh")[0]).parent
         for _ in range(rounds):
-            for label, run in zip(best, (filter_run, bare, data_juicer)):
+            for label, run in zip(best, (filter_run, bare, data_juicer, filter_on_kenlm)):
                 started = time.process_time()
                 run()
                 best[label] = min(best[label], time.process_time() - started)

@@ -146,3 +146,10 @@ def test_models_in_other_formats_are_scored_by_kenlm(tmp_path: Path) -> None:
     assert not is_quantised_trie(str(arpa)) and compiled_model(str(arpa)) is None
     with pytest.raises(ValueError, match="not a KenLM quantised trie"):
         load_trie(str(arpa))
+
+
+def test_a_trie_binary_cut_short_is_left_to_kenlm(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.arpa.bin"
+    cut.write_bytes(Path(default_model_paths("en")[1]).read_bytes()[:1_000_000])
+    assert is_quantised_trie(str(cut))  # the header is whole
+    assert compiled_model(str(cut)) is None

@@ -34,6 +34,7 @@ _SANITY_SIZE = 88  # magic (padded to 8) + 3 test floats + 3 word-index test val
 _QUANT_TRIE = 3  # KenLM's ModelType: trie with quantisation, plain (not array-compressed) child pointers
 _QUANTIZE_VERSION = 2
 _UNIGRAM_SIZE = 16  # float prob, float backoff, uint64 first child
+WORD, PROB, BACKOFF, CHILD = range(4)  # the columns of TrieModel.ngrams
 
 
 def _align8(size: int) -> int:
@@ -83,10 +84,11 @@ def _decode_order(data: np.ndarray, start: int, entries: int, word_bits: int, ba
 
 @dataclass(frozen=True, eq=False)
 class TrieModel:
-    """A KenLM quantised trie model as arrays. Orders 2..N are concatenated: order n's entries are
-    `words[starts[n - 2]:starts[n - 1]]` (and `probs`, `backoffs`); an entry's children in order n + 1
-    are positions `children[i]` to `children[i + 1]` of that order (children are indexed like `words`
-    and hold global positions; the longest order has none). Unigrams by word id."""
+    """A KenLM quantised trie model as arrays. Unigrams by word id. Orders 2..N are rows of `ngrams`,
+    concatenated: order n's entries are rows starts[n - 2] to starts[n - 1]; a row holds the entry's word
+    id, probability, backoff (the longest order: 0) and first child, so that finding an entry and reading
+    it touch the same cache line; an entry's children in order n + 1 are rows ngrams[i, CHILD] to
+    ngrams[i + 1, CHILD] (the longest order has none; one more row ends the last ones)."""
 
     order: int
     vocabulary: dict[bytes, int]  # word -> id, <unk> 0
@@ -94,12 +96,9 @@ class TrieModel:
     end_sentence: int
     unigram_probs: np.ndarray  # float32 by word id
     unigram_backoffs: np.ndarray
-    unigram_children: np.ndarray  # int64, word id -> first bigram (global position); one more entry
-    starts: np.ndarray  # int64, order n's first position in the concatenated arrays, n = 2..N, and the end
-    words: np.ndarray  # int32
-    probs: np.ndarray  # float32
-    backoffs: np.ndarray  # float32
-    children: np.ndarray  # int64, same positions as `words` (the longest order: unused)
+    unigram_children: np.ndarray  # int32, word id -> first bigram (global position); one more entry
+    starts: np.ndarray  # int64, order n's first row, n = 2..N, and the end
+    ngrams: np.ndarray  # int32 rows: WORD, PROB and BACKOFF (float32 bits), CHILD
 
     def word_ids(self, words: list[bytes]) -> np.ndarray:
         """KenLM's word ids of `words` (0, <unk>, for a word the model does not know)."""
@@ -107,8 +106,8 @@ class TrieModel:
         return np.fromiter((get(word, 0) for word in words), dtype=np.int32, count=len(words))
 
     def arrays(self) -> tuple:
-        return (self.unigram_probs, self.unigram_backoffs, self.unigram_children, self.starts, self.words,
-                self.probs, self.backoffs, self.children)
+        return (self.unigram_probs, self.unigram_backoffs, self.unigram_children, self.ngrams,
+                self.ngrams.view(np.float32))
 
     def score(self, word_ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """log10 probability of each sentence (its words' ids back to back, `counts` per sentence), as
@@ -166,15 +165,16 @@ def load_trie(path: str) -> TrieModel:
     for n in range(2, order + 1):
         starts[n - 1] = starts[n - 2] + counts[n - 1]
     parts = []
-    for n in range(2, order):
-        entries, next_bits = counts[n - 1], _required_bits(counts[n])
-        prob_table, backoff_table = middle_tables[n - 2]
-        parts.append(_decode_order(data, at, entries, word_bits, backoff_bits, prob_bits, next_bits, prob_table,
-                                   backoff_table))
-        at += ((1 + entries) * (word_bits + backoff_bits + prob_bits + next_bits) + 7) // 8 + 8
-    entries = counts[order - 1]
-    parts.append(_decode_order(data, at, entries, word_bits, 0, prob_bits, 0, longest_table, longest_table))
-    at += ((1 + entries) * (word_bits + prob_bits) + 7) // 8 + 8
+    for n in range(2, order + 1):
+        entries, next_bits = counts[n - 1], (_required_bits(counts[n]) if n < order else 0)
+        prob_table, backoff_table = middle_tables[n - 2] if n < order else (longest_table, longest_table)
+        quantised_bits = prob_bits + (backoff_bits if n < order else 0)
+        size = ((1 + entries) * (word_bits + quantised_bits + next_bits) + 7) // 8 + 8  # + 8: room to read 8 bytes
+        if at + size > len(raw):  # the compiled decoder does not check bounds
+            raise ValueError(f"{path}: shorter than its header says")
+        parts.append(_decode_order(data, at, entries, word_bits, backoff_bits if n < order else 0, prob_bits,
+                                   next_bits, prob_table, backoff_table))
+        at += size
 
     strings = raw[at:].split(b"\0")
     if strings[0] != b"<unk>" or len(strings) < stored_words + 1:
@@ -182,22 +182,30 @@ def load_trie(path: str) -> TrieModel:
     vocabulary = {word: index for index, word in enumerate(strings[: stored_words + 1])}
     vocabulary[b"<unk>"] = 0
 
-    # Children as global positions: order n's entries point into order n + 1, which starts at starts[n - 1].
-    # Order n's closing entry (the end of its last entry's children, = starts[n]) shares its slot with
-    # order n + 1's first entry, whose children begin at that same position.
-    children = np.zeros(int(starts[-1]) + 1, dtype=np.int64)
-    for n in range(order - 1, 1, -1):
+    if starts[-1] >= 2**31 - 1:
+        raise ValueError(f"{path}: more n-grams than this reader indexes")
+    ngrams = np.zeros((int(starts[-1]) + 1, 4), dtype=np.int32)
+    values = ngrams.view(np.float32)
+    for n in range(2, order + 1):
         first, last = int(starts[n - 2]), int(starts[n - 1])
-        if n < order - 1 and parts[n - 2][3][-1] + starts[n - 1] != children[last]:
-            raise ValueError(f"{path}: order {n} does not end where order {n + 1} begins")
-        children[first:last + 1] = parts[n - 2][3] + starts[n - 1]
+        words, probs, backoffs, children = parts[n - 2]
+        ngrams[first:last, WORD] = words
+        values[first:last, PROB] = probs
+        values[first:last, BACKOFF] = backoffs
+        if n < order:
+            # Children as rows: order n's entries point into order n + 1, which starts at row starts[n - 1].
+            # Order n's closing entry (the end of its last entry's children) is the first row of order
+            # n + 1, whose own children begin right after order n + 1 ends: the same row number.
+            ngrams[first:last, CHILD] = children[:-1] + starts[n - 1]
+            if children[-1] + starts[n - 1] != starts[n]:
+                raise ValueError(f"{path}: order {n} does not end where order {n + 1} begins")
+    ngrams[-1, WORD] = len(unigrams)  # above every word id
+    ngrams[-1, CHILD] = starts[-1]
     return TrieModel(
         order=order, vocabulary=vocabulary, begin_sentence=vocabulary.get(b"<s>", 0),
         end_sentence=vocabulary.get(b"</s>", 0),
         unigram_probs=unigrams["prob"].copy(), unigram_backoffs=unigrams["backoff"].copy(),
-        unigram_children=unigrams["next"].astype(np.int64) + starts[0], starts=starts,
-        words=np.concatenate([part[0] for part in parts]), probs=np.concatenate([part[1] for part in parts]),
-        backoffs=np.concatenate([part[2] for part in parts]), children=children)
+        unigram_children=unigrams["next"].astype(np.int32), starts=starts, ngrams=ngrams)
 
 
 @numba.njit(cache=True, inline="always")
@@ -207,24 +215,32 @@ def _extends(backoff: np.float32) -> bool:
 
 
 @numba.njit(cache=True, inline="always")
-def _find(words: np.ndarray, begin: int, end: int, word: int) -> int:
-    """Position of `word` in the sorted words[begin:end], or -1."""
-    low, high = begin, end
-    while low < high:
-        middle = (low + high) >> 1
-        if words[middle] < word:
-            low = middle + 1
+def _find(ngrams: np.ndarray, begin: int, end: int, word: int, bound: int) -> int:
+    """Row of `word` among the rows begin..end - 1 of `ngrams`, sorted by word (every word id below
+    `bound`), or -1. Word ids
+    are in the order of their hashes, so ids are spread evenly: interpolation search (as KenLM does)
+    takes a few probes where bisection takes log2 of the range."""
+    low, low_word, high, high_word = begin - 1, -1, end, bound  # row low < word < row high
+    while high - low > 1:
+        if not low_word < word < high_word:
+            return -1
+        pivot = low + 1 + (word - low_word - 1) * (high - low - 1) // (high_word - low_word - 1)
+        found = ngrams[pivot, 0]
+        if found < word:
+            low, low_word = pivot, found
+        elif found > word:
+            high, high_word = pivot, found
         else:
-            high = middle
-    return low if low < end and words[low] == word else -1
+            return pivot
+    return -1
 
 
 @numba.njit(cache=True, nogil=True)
 def _score_sentences(word_ids: np.ndarray, counts: np.ndarray, order: int, begin_sentence: int, end_sentence: int,
                      unigram_probs: np.ndarray, unigram_backoffs: np.ndarray, unigram_children: np.ndarray,
-                     starts: np.ndarray, words: np.ndarray, probs: np.ndarray, backoffs: np.ndarray,
-                     children: np.ndarray) -> np.ndarray:
+                     ngrams: np.ndarray, values: np.ndarray) -> np.ndarray:
     scores = np.empty(len(counts), dtype=np.float32)
+    bound = len(unigram_probs)
     history = np.empty((2, order), dtype=np.int64)  # two states, swapped word by word: words, most recent first
     history_backoffs = np.empty((2, order), dtype=np.float32)
     at = 0
@@ -248,21 +264,21 @@ def _score_sentences(word_ids: np.ndarray, counts: np.ndarray, order: int, begin
                 if begin == end:  # nothing longer ends in this word
                     break
                 if context == order - 2:  # the longest order
-                    position = _find(words, begin, end, history[current, context])
+                    position = _find(ngrams, begin, end, history[current, context], bound)
                     if position >= 0:
-                        prob = probs[position]
+                        prob = values[position, 1]
                         found_length = order
                     break
-                position = _find(words, begin, end, history[current, context])
+                position = _find(ngrams, begin, end, history[current, context], bound)
                 if position < 0:
                     break
-                backoff = backoffs[position]
+                backoff = values[position, 2]
                 history_backoffs[following, context + 1] = backoff
-                prob = probs[position]
+                prob = values[position, 1]
                 found_length = context + 2
                 if _extends(backoff):
                     new_length = found_length
-                begin, end = children[position], children[position + 1]
+                begin, end = ngrams[position, 3], ngrams[position + 1, 3]
             # FullScore: the backoffs of the context words beyond the n-gram found
             for context in range(found_length - 1, length):
                 prob += history_backoffs[current, context]

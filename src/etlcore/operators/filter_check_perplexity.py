@@ -176,11 +176,17 @@ def load_model(path: str) -> Any:
     return kenlm.Model(path)
 
 
+@functools.cache
 def compiled_model(path: str) -> TrieModel | None:
     """The KenLM model at `path` read for compiled scoring when it is a quantised trie binary (the
     format `resources/build_lm.py` writes), else None: other formats (ARPA, probing, array-compressed
-    tries) are scored by kenlm itself."""
-    return load_trie(path) if is_quantised_trie(path) else None
+    tries), and a file whose layout is not as expected, are scored by kenlm itself."""
+    if not is_quantised_trie(path):
+        return None
+    try:
+        return load_trie(path)
+    except ValueError:
+        return None
 
 
 @functools.cache
@@ -446,7 +452,8 @@ def perplexities(model: Any, sentencepiece_model: Any | None, texts: pa.Array,
     SentencePiece model, as its whitespace-separated words), is scored as a sentence, <s> ... </s>;
     10 ** (-(sum of the lines' log10 probabilities) / (their pieces + one </s> per line));
     NaN for a text without any line. A line that repeats in the batch is scored once. `trie`: the same
-    KenLM model as `model`, read by `load_trie`, which scores pieces by compiled code."""
+    KenLM model as `model`, read by `compiled_model`, which scores pieces by compiled code (then `model`
+    may be None; it is needed for the words of a model without SentencePiece)."""
     normalised, lines_per_text = normalise(texts)
     encoded = _line_array(normalised, lines_per_text).dictionary_encode()
     if sentencepiece_model is not None:
@@ -543,16 +550,17 @@ class FilterCheckPerplexity(Filter):
         if self.model:
             pieces = load_sentencepiece(self.sentencepiece_model) if self.sentencepiece_model else None
             trie = compiled_model(self.model) if pieces is not None else None
-            return perplexities(load_model(self.model), pieces, texts, trie=trie)
+            return perplexities(None if trie else load_model(self.model), pieces, texts, trie=trie)
         values = np.full(len(texts), math.nan)
         languages = model_languages(texts)
         for language in DEFAULT_MODELS:
             rows = np.flatnonzero(languages == language)
             if len(rows):
                 sentencepiece_path, model_path = default_model_paths(language)
-                values[rows] = perplexities(load_model(model_path), load_sentencepiece(sentencepiece_path),
-                                            texts.take(pa.array(rows)), default_encoder(sentencepiece_path),
-                                            compiled_model(model_path))
+                trie = compiled_model(model_path)  # kenlm is loaded only for a model the trie reader refuses
+                values[rows] = perplexities(None if trie else load_model(model_path),
+                                            load_sentencepiece(sentencepiece_path), texts.take(pa.array(rows)),
+                                            default_encoder(sentencepiece_path), trie)
         return values
 
     def keep(self, values: np.ndarray) -> np.ndarray:
