@@ -92,6 +92,7 @@ class TrieModel:
 
     order: int
     vocabulary: dict[bytes, int]  # word -> id, <unk> 0
+    hashes: np.ndarray  # uint64, sorted: word id - 1 -> MurmurHash64A of the word (KenLM's SortedVocabulary)
     begin_sentence: int
     end_sentence: int
     unigram_probs: np.ndarray  # float32 by word id
@@ -104,6 +105,11 @@ class TrieModel:
         """KenLM's word ids of `words` (0, <unk>, for a word the model does not know)."""
         get = self.vocabulary.get
         return np.fromiter((get(word, 0) for word in words), dtype=np.int32, count=len(words))
+
+    def text_word_ids(self, data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """KenLM's word id of each UTF-8 text data[offsets[i]:offsets[i + 1]], found by its hash as
+        KenLM's SortedVocabulary finds it (0 for a word the model does not know)."""
+        return _text_word_ids(data, offsets, self.hashes)
 
     def arrays(self) -> tuple:
         return (self.unigram_probs, self.unigram_backoffs, self.unigram_children, self.ngrams,
@@ -139,6 +145,9 @@ def load_trie(path: str) -> TrieModel:
     at = _align8(_SANITY_SIZE + 20 + 8 * order)  # the header's end
 
     stored_words = struct.unpack_from("<Q", raw, at)[0]
+    if stored_words > counts[0]:
+        raise ValueError(f"{path}: more words than unigrams")
+    hashes = np.frombuffer(raw, dtype="<u8", count=stored_words, offset=at + 8).copy()
     at += 8 + 8 * counts[0]  # SortedVocabulary::Size(counts[0]): the entry count, then a hash per word
 
     version, prob_bits, backoff_bits = raw[at], raw[at + 1], raw[at + 2]
@@ -202,10 +211,52 @@ def load_trie(path: str) -> TrieModel:
     ngrams[-1, WORD] = len(unigrams)  # above every word id
     ngrams[-1, CHILD] = starts[-1]
     return TrieModel(
-        order=order, vocabulary=vocabulary, begin_sentence=vocabulary.get(b"<s>", 0),
+        order=order, vocabulary=vocabulary, hashes=hashes, begin_sentence=vocabulary.get(b"<s>", 0),
         end_sentence=vocabulary.get(b"</s>", 0),
         unigram_probs=unigrams["prob"].copy(), unigram_backoffs=unigrams["backoff"].copy(),
         unigram_children=unigrams["next"].astype(np.int32), starts=starts, ngrams=ngrams)
+
+
+_MURMUR_MULTIPLIER = np.uint64(0xC6A4A7935BD1E995)
+_MURMUR_SHIFT = np.uint64(47)
+
+
+@numba.njit(cache=True)
+def murmur_hash_64a(data: np.ndarray, begin: int, end: int) -> np.uint64:
+    """MurmurHash64A (Austin Appleby's MurmurHash2, 64-bit, seed 0) of data[begin:end]: the hash KenLM
+    gives a vocabulary word (lm/vocab.cc HashForVocab)."""
+    m, r = _MURMUR_MULTIPLIER, _MURMUR_SHIFT
+    length = end - begin
+    h = np.uint64(length) * m
+    whole = begin + (length // 8) * 8
+    for at in range(begin, whole, 8):
+        k = np.uint64(0)
+        for b in range(8):
+            k |= np.uint64(data[at + b]) << np.uint64(8 * b)
+        k *= m
+        k ^= k >> r
+        k *= m
+        h ^= k
+        h *= m
+    if length & 7:
+        for b in range(length & 7):
+            h ^= np.uint64(data[whole + b]) << np.uint64(8 * b)
+        h *= m
+    h ^= h >> r
+    h *= m
+    h ^= h >> r
+    return h
+
+
+@numba.njit(cache=True)
+def _text_word_ids(data: np.ndarray, offsets: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    ids = np.zeros(len(offsets) - 1, dtype=np.int32)
+    for i in range(len(ids)):
+        key = murmur_hash_64a(data, offsets[i], offsets[i + 1])
+        position = np.searchsorted(hashes, key)
+        if position < len(hashes) and hashes[position] == key:
+            ids[i] = position + 1  # <unk>, id 0, is not in the table
+    return ids
 
 
 @numba.njit(cache=True, inline="always")

@@ -313,6 +313,11 @@ def _encode_lines(data: np.ndarray, offsets: np.ndarray, root: np.ndarray, keys:
     came_from = np.empty(len(line) + 1, dtype=np.int64)
     piece_at = np.empty(len(line) + 1, dtype=np.int32)
     path = np.empty(len(line) + 1, dtype=np.int32)
+    path_end = np.empty(len(line) + 1, dtype=np.int64)  # where each piece of the path ends in `line`
+    # The text of every unknown piece, UTF-8 back to back (a space mark is 3 bytes for a 1-byte space)
+    unknown_text = np.empty(3 * len(data) + 3 * n_lines, dtype=np.uint8)
+    unknown_offsets = np.zeros(len(out) + 1, dtype=np.int64)
+    unknowns = text_at = 0
     at = 0
     for n in range(n_lines):
         count = decode_utf8(data, offsets[n], offsets[n + 1], buffer)
@@ -347,19 +352,24 @@ def _encode_lines(data: np.ndarray, offsets: np.ndarray, root: np.ndarray, keys:
         pieces = 0
         end = size
         while end > 0:
-            path[pieces] = piece_at[end]
+            path[pieces], path_end[pieces] = piece_at[end], end
             pieces += 1
             end = came_from[end]
         previous_unknown = False
         for k in range(pieces - 1, -1, -1):
             piece = path[k]
-            if piece == 0 and previous_unknown:
-                continue  # consecutive unknown characters are one unknown piece
+            if piece == 0:  # one character; consecutive unknown characters are one unknown piece
+                text_at = _put(unknown_text, text_at, line[path_end[k] - 1])
+                if not previous_unknown:
+                    unknowns += 1
+                unknown_offsets[unknowns] = text_at
+                if previous_unknown:
+                    continue
             out[at] = piece
             at += 1
             counts[n] += 1
             previous_unknown = piece == 0
-    return out[:at], counts
+    return out[:at], counts, unknown_text[:text_at], unknown_offsets[:unknowns + 1]
 
 
 class UnigramEncoder:
@@ -379,6 +389,12 @@ class UnigramEncoder:
 
     def encode(self, lines: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(piece ids of all lines back to back, pieces per line)."""
+        return self.encode_with_unknown_text(lines)[:2]
+
+    def encode_with_unknown_text(self, lines: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(piece ids of all lines back to back, pieces per line, the text of each unknown piece (id 0) in
+        that order as UTF-8 back to back, and its offsets): what `encode(..., out_type=str)` gives for
+        an unknown piece."""
         data, offsets = utf8_buffers(lines)
         return _encode_lines(data, offsets, *self.trie, self.scores, self.unknown_score)
 
@@ -403,12 +419,17 @@ def _piece_words(sentencepiece_model: Any, trie: TrieModel) -> np.ndarray:
     return trie.word_ids([raw[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)])
 
 
-def _trie_scores(trie: TrieModel, sentencepiece_model: Any, lines: pa.Array, ids: np.ndarray,
-                 counts: np.ndarray) -> np.ndarray:
-    """Each line's log10 probability from its piece ids, by the compiled trie walk (no strings); a line
-    holding an unknown piece (id 0) is scored from its pieces as text, since KenLM knows an unknown
-    piece by its text."""
-    scores = trie.score(_piece_words(sentencepiece_model, trie)[ids], counts)
+def _trie_scores(trie: TrieModel, sentencepiece_model: Any, lines: pa.Array, ids: np.ndarray, counts: np.ndarray,
+                 unknown_text: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Each line's log10 probability from its piece ids, by the compiled trie walk (no strings). KenLM
+    knows an unknown piece (id 0) by its text: given `unknown_text` (each unknown piece's UTF-8, from
+    the compiled encoder), its word is found by its hash; otherwise a line holding one is encoded again
+    as text."""
+    words = _piece_words(sentencepiece_model, trie)[ids]
+    if unknown_text is not None:
+        words[ids == 0] = trie.text_word_ids(*unknown_text)
+        return trie.score(words, counts)
+    scores = trie.score(words, counts)
     has_unknown = np.unique(np.repeat(np.arange(len(counts)), counts)[ids == 0])
     if len(has_unknown):
         words = [" ".join(pieces).encode().split()
@@ -425,14 +446,15 @@ def _scored_pieces(model: Any, sentencepiece_model: Any, lines: pa.Array, encode
     KenLM model read by `etlcore.operators._kenlm_trie`) they are scored from their ids by compiled code,
     else joined to UTF-8 by one compiled loop and scored by `model` (kenlm); the few lines with an unknown
     piece are encoded again as text, since KenLM knows an unknown piece by its text."""
+    unknown_text = None
     if encoder is not None:
-        ids, counts = encoder.encode(lines)
+        ids, counts, *unknown_text = encoder.encode_with_unknown_text(lines)
     else:
         encoded = sentencepiece_model.encode(lines.to_pylist(), out_type=int, num_threads=1)
         counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         ids = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int64, count=int(counts.sum()))
     if trie is not None:
-        return _trie_scores(trie, sentencepiece_model, lines, ids, counts), counts
+        return _trie_scores(trie, sentencepiece_model, lines, ids, counts, unknown_text), counts
     joined, unknown = _join_pieces(ids, counts, *_piece_bytes(sentencepiece_model))
     byte_lines = joined.tobytes().split(b"\n") if len(lines) else []
     for line in np.flatnonzero(unknown).tolist():
