@@ -65,6 +65,12 @@ def test_shipped_models_are_read_as_tries(language: str) -> None:
     assert trie.order == 5 and trie.vocabulary[b"<unk>"] == 0
     assert sorted(trie.vocabulary.values()) == list(range(len(trie.vocabulary)))
     assert trie.begin_sentence > 0 and trie.end_sentence > 0 and len(trie.unigram_probs) >= len(trie.vocabulary)
+    # every word is found by its hash, as KenLM finds it (the path of unknown pieces' text)
+    words = sorted(trie.vocabulary, key=trie.vocabulary.get)
+    offsets = np.cumsum([0, *map(len, words)]).astype(np.int64)
+    found = trie.text_word_ids(np.frombuffer(b"".join(words), dtype=np.uint8), offsets)
+    assert found.tolist() == list(range(len(words)))
+    assert trie.text_word_ids(np.frombuffer(b"no-such-word", dtype=np.uint8), np.array([0, 12])).tolist() == [0]
 
 
 def test_edge_cases_empty_line_unknown_words_and_lines_longer_than_the_order() -> None:

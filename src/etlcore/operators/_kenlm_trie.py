@@ -286,59 +286,85 @@ def _find(ngrams: np.ndarray, begin: int, end: int, word: int, bound: int) -> in
     return -1
 
 
+_CHUNK = 16_384  # positions scored together: their lookups overlap in memory, their records stay in cache
+
+
 @numba.njit(cache=True, nogil=True)
 def _score_sentences(word_ids: np.ndarray, counts: np.ndarray, order: int, begin_sentence: int, end_sentence: int,
                      unigram_probs: np.ndarray, unigram_backoffs: np.ndarray, unigram_children: np.ndarray,
                      ngrams: np.ndarray, values: np.ndarray) -> np.ndarray:
-    scores = np.empty(len(counts), dtype=np.float32)
+    """KenLM's FullScore word by word, in two passes over a chunk of sentences. The context a word is
+    looked up with is always the words before it (the state only decides how many of them count), so
+    the first pass finds, for every position at once and one order after the other, the longest n-gram
+    ending there and each order's probability and backoff: these lookups do not depend on one another,
+    so the processor overlaps their memory reads (walking word by word, each waits for the one before).
+    The second pass walks each sentence as KenLM does, the state's length limiting the n-gram used."""
     bound = len(unigram_probs)
-    history = np.empty((2, order), dtype=np.int64)  # two states, swapped word by word: words, most recent first
-    history_backoffs = np.empty((2, order), dtype=np.float32)
-    at = 0
-    for sentence in range(len(counts)):
-        current = 0
-        history[0, 0] = begin_sentence
-        history_backoffs[0, 0] = unigram_backoffs[begin_sentence]
-        length = 1
-        total = np.float32(0.0)
-        for k in range(counts[sentence] + 1):
-            word = word_ids[at + k] if k < counts[sentence] else end_sentence
-            following = 1 - current
-            # ScoreExceptBackoff: the unigram, then longer n-grams while the context goes on and is found
-            prob = unigram_probs[word]
-            backoff = unigram_backoffs[word]
-            history_backoffs[following, 0] = backoff
-            new_length = 1 if _extends(backoff) else 0
-            found_length = 1
-            begin, end = unigram_children[word], unigram_children[word + 1]
-            for context in range(length):
-                if begin == end:  # nothing longer ends in this word
-                    break
-                if context == order - 2:  # the longest order
-                    position = _find(ngrams, begin, end, history[current, context], bound)
-                    if position >= 0:
-                        prob = values[position, 1]
-                        found_length = order
-                    break
-                position = _find(ngrams, begin, end, history[current, context], bound)
-                if position < 0:
-                    break
-                backoff = values[position, 2]
-                history_backoffs[following, context + 1] = backoff
-                prob = values[position, 1]
-                found_length = context + 2
-                if _extends(backoff):
-                    new_length = found_length
-                begin, end = ngrams[position, 3], ngrams[position + 1, 3]
-            # FullScore: the backoffs of the context words beyond the n-gram found
-            for context in range(found_length - 1, length):
-                prob += history_backoffs[current, context]
-            total += prob
-            history[following, 0] = word
-            for context in range(1, new_length):
-                history[following, context] = history[current, context - 1]
-            length = new_length
-            current = following
-        at += counts[sentence]
-        scores[sentence] = total
+    scores = np.zeros(len(counts), dtype=np.float32)
+    capacity = _CHUNK
+    for count in counts:
+        capacity = max(capacity, count + 2)
+    sequence = np.empty(capacity, dtype=np.int32)  # <s> words </s> of each sentence of the chunk
+    behind = np.empty(capacity, dtype=np.int32)  # words before each position in its sentence, <s> included
+    probs = np.empty((capacity, order), dtype=np.float32)  # [position, n - 1]: the n-gram ending there
+    backoffs = np.empty((capacity, order), dtype=np.float32)
+    found = np.empty(capacity, dtype=np.int32)  # context words of the longest n-gram found
+    begins = np.empty(capacity, dtype=np.int64)  # rows of the next order to search
+    ends = np.empty(capacity, dtype=np.int64)
+    active = np.empty(capacity, dtype=np.int32)
+    first = at = 0
+    while first < len(counts):
+        size = 0
+        last = first
+        while last < len(counts) and size + counts[last] + 2 <= capacity:
+            sequence[size], behind[size] = begin_sentence, 0
+            for k in range(counts[last] + 1):
+                sequence[size + 1 + k] = word_ids[at + k] if k < counts[last] else end_sentence
+                behind[size + 1 + k] = k + 1
+            size += counts[last] + 2
+            at += counts[last]
+            last += 1
+        # Pass 1: the unigrams, then each longer order for the positions still matching.
+        n_active = 0
+        for p in range(size):
+            word = sequence[p]
+            probs[p, 0], backoffs[p, 0], found[p] = unigram_probs[word], unigram_backoffs[word], 0
+            begins[p], ends[p] = unigram_children[word], unigram_children[word + 1]
+            if behind[p] > 0 and begins[p] < ends[p]:
+                active[n_active] = p
+                n_active += 1
+        for context in range(1, order):
+            kept = 0
+            for a in range(n_active):
+                p = active[a]
+                row = _find(ngrams, begins[p], ends[p], sequence[p - context], bound)
+                if row < 0:
+                    continue
+                probs[p, context], found[p] = values[row, 1], context
+                if context < order - 1:
+                    backoffs[p, context] = values[row, 2]
+                    begins[p], ends[p] = ngrams[row, 3], ngrams[row + 1, 3]
+                    if behind[p] > context and begins[p] < ends[p]:
+                        active[kept] = p
+                        kept += 1
+            n_active = kept
+        # Pass 2: KenLM's state, sentence by sentence, from the begin-sentence state (<s>, length 1).
+        p = 0
+        for sentence in range(first, last):
+            length, before = 1, p  # the state: its length, and the position whose backoffs it holds
+            total = np.float32(0.0)
+            for q in range(p + 1, p + counts[sentence] + 2):
+                used = min(found[q], length)  # ScoreExceptBackoff looks no further back than the state
+                prob = probs[q, used]
+                for context in range(used, length):  # FullScore: the backoffs beyond the n-gram used
+                    prob += backoffs[before, context]
+                total += prob
+                new_length = 1 if _extends(backoffs[q, 0]) else 0
+                for context in range(1, min(used, order - 2) + 1):
+                    if _extends(backoffs[q, context]):
+                        new_length = context + 1
+                length, before = new_length, q
+            scores[sentence] = total
+            p += counts[sentence] + 2
+        first = last
     return scores
