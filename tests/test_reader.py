@@ -189,16 +189,15 @@ def test_input_errors_are_clear(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("trailing_newline", [True, False])
-def test_blocks_end_at_a_newline_and_chunks_cover_every_line_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                  trailing_newline: bool) -> None:
+def test_blocks_end_at_a_newline_and_chunks_cover_every_line_once(tmp_path: Path, trailing_newline: bool) -> None:
     import etlcore.io.reader as reader
 
-    monkeypatch.setattr(reader, "_BLOCK_BYTES", 64)  # lines shorter and longer than a block
     lines = [b'{"text": "%s"}' % (b"x" * length) for length in (1, 49, 50, 200, 0, 63, 3, 130, 2, 2, 2, 2, 2)]
     data = b"\n".join(lines) + b"\n" * trailing_newline
     path = tmp_path / "in.jsonl"
     path.write_bytes(data)
-    chunks = list(reader.read_chunks(expand_inputs([path]), ReadOptions(batch_size=3)))
+    # 64-byte blocks: lines shorter and longer than a block
+    chunks = list(reader.read_chunks(expand_inputs([path]), ReadOptions(batch_size=3, block_bytes=64)))
     # A block is 64 bytes completed to the end of its last line (lines end at 14, 76, 139, 352, 365, 441,
     # 457, 600, 615, ... 675); within a block, chunks of 3 lines.
     assert [(chunk.first_line, chunk.span) for chunk in chunks] == [

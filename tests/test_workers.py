@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import multiprocessing
 import os
 from pathlib import Path
 
 import orjson
+import pytest
 from conftest import REPO, write_jsonl
 
 import etlcore
 from etlcore.cli import default_config
+from etlcore.errors import EtlError
+from etlcore.io.lock import RunLock
+from etlcore.io.reader import BLOCK_BYTES, ReadOptions, expand_inputs, read_chunks
 from etlcore.pipeline import Pipeline
-from etlcore.workers import PARALLEL_FROM_BYTES, worker_count
+from etlcore.workers import PARALLEL_FROM_BYTES, even_block_bytes, worker_count
 
 # Times, and the ids derived from the output path (the two runs write to different folders).
 VOLATILE = {"createTime", "finishTime", "startTime", "endTime", "modifyTime", "logPath", "id", "etlTaskId",
@@ -97,3 +102,31 @@ def test_an_error_in_the_parser_or_encoder_thread_fails_the_run_and_writes_no_ou
         assert response["result"]["processStatus"] == 4
         assert response["result"]["result"]["failReason"] == f"MemoryError: the {thread} thread ran out"
         assert sorted(path.name for path in output.parent.iterdir()) == ["out.jsonl.etlcore"]
+
+
+def test_blocks_cut_the_input_into_a_multiple_of_the_workers_of_about_the_same_size(tmp_path: Path) -> None:
+    megabyte = 1024 * 1024
+    # 29 MB: 8 + 8 + 8 + 5 MB would leave one of two workers idle through the last 3 MB of every pass.
+    assert [even_block_bytes(29 * megabyte, count) for count in (1, 2, 3)] == [
+        BLOCK_BYTES, 29 * megabyte // 4, -(-29 * megabyte // 6)]
+    assert even_block_bytes(100 * megabyte, 2) == -(-100 * megabyte // 14) and even_block_bytes(0, 2) == BLOCK_BYTES
+    rows = [{"id": f"d{i}", "text": "word " * (10 + i % 90)} for i in range(2000)]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    size = source.stat().st_size
+    chunks = list(read_chunks(expand_inputs([source]), ReadOptions(block_bytes=even_block_bytes(size, 2))))
+    sizes = [chunk.size for chunk in chunks]
+    assert len(sizes) == 2 and sum(sizes) == size and abs(sizes[0] - sizes[1]) < 2 * max(len(str(r)) for r in rows)
+
+
+def test_workers_started_before_a_run_is_refused_are_ended_with_it(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": f"doc {i}"} for i in range(50)])
+    held = RunLock.for_work_dir(tmp_path / "out.jsonl.etlcore")
+    (tmp_path / "out.jsonl.etlcore").mkdir()
+    held.acquire()
+    try:
+        with pytest.raises(EtlError):
+            etlcore.run(default_config(), [source], tmp_path / "out.jsonl", workers=2)
+    finally:
+        held.release()
+    assert multiprocessing.active_children() == []
+    assert not (tmp_path / "out.jsonl").exists()

@@ -35,6 +35,11 @@ class PipelineConfig:
     steps: dict[str, list[Step]] = field(default_factory=dict)
     checkpoints: set[str] = field(default_factory=set)  # stages ending with save_pipeline_<stage>
 
+    @property
+    def light(self) -> bool:
+        """Whether every operator is light (`Operator.light`): reading and writing cost more than they do."""
+        return all(step.operator.light for steps in self.steps.values() for step in steps)
+
 
 OPERATOR_PARAMS = "template.operator_params"
 

@@ -127,8 +127,8 @@ class Pipeline:
 
     @property
     def light(self) -> bool:
-        """Whether every operator is light (`Operator.light`): reading and writing cost more than they do."""
-        return all(operator.light for operators in self.operators.values() for operator in operators)
+        """Whether every operator is light (`PipelineConfig.light`)."""
+        return self.config.light
 
     def new_counts(self) -> Counts:
         return Counts(operators={stage: [OperatorCount(op.name) for op in ops]

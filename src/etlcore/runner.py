@@ -50,7 +50,7 @@ from etlcore.registry import STAGES
 from etlcore.report import DONE, FAILED, TERMINATED, RunInfo, detail_response, stage_results
 from etlcore.simhash import LineCounts
 from etlcore.sources import InputSource, ParquetSource, ParquetTexts
-from etlcore.workers import ChunkResult, Step, Workers, worker_count
+from etlcore.workers import ChunkResult, Step, Workers, even_block_bytes, worker_count
 
 log = logging.getLogger("etlcore")
 
@@ -176,6 +176,26 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
 
         if cold():
             print("etlcore: compiling kernels (first run only)…", file=sys.stderr, flush=True)
+    options = ReadOptions(text_column, id_column, batch_size, max_line_bytes)
+    pool: Workers | None = None
+    if engine == "local":  # the worker processes start first, so that their start overlaps this process's set-up
+        input_bytes = sum(f.path.stat().st_size for f in files)
+        count = worker_count(workers, input_bytes, pipeline_config.light)
+        options = dataclasses.replace(options, block_bytes=even_block_bytes(input_bytes, count))
+        pool = Workers(pipeline_config, options, count)
+    try:
+        return _run_with(pool, pipeline_config, files, input_list, output, work, options, started, workers, quiet,
+                         ray_address, keep_checkpoints)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _run_with(pool: Workers | None, pipeline_config: PipelineConfig, files: list[InputFile],
+              input_list: list[str | Path], output: Path | None, work: Path, options: ReadOptions, started: datetime,
+              workers: int | None, quiet: bool, ray_address: str | None, keep_checkpoints: bool) -> dict[str, Any]:
+    """The run, once its inputs and targets are checked and its workers (if any) are starting."""
+    text_column, id_column = options.text_column, options.id_column
     pipeline = Pipeline(pipeline_config, text_column, id_column)  # loads what operators need: may refuse
     interruptible = _Interruptible()
     interruptible.install()  # before any file is written: from here on a signal stops the run in order
@@ -196,9 +216,8 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
             sink.abort()
             raise
         try:
-            return _run_locked(pipeline, files, input_list, output, sink, work, ReadOptions(
-                text_column, id_column, batch_size, max_line_bytes), started, workers, quiet, engine, ray_address,
-                interruptible, keep_checkpoints)
+            return _run_locked(pipeline, files, input_list, output, sink, work, options, started, pool, workers,
+                               quiet, ray_address, interruptible, keep_checkpoints)
         finally:
             for lock in locks:
                 lock.release()
@@ -208,9 +227,9 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
 
 def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str | Path], output: Path | None,
                 sink: JsonlSink | ParquetSink | NullSink, work: Path, options: ReadOptions, started: datetime,
-                workers: int | None, quiet: bool, engine: str, ray_address: str | None,
+                local: Workers | None, workers: int | None, quiet: bool, ray_address: str | None,
                 interruptible: _Interruptible, keep_checkpoints: bool) -> dict[str, Any]:
-    """The run, once its work dir is this process's alone."""
+    """The run, once its work dir is this process's alone; `local`: the local engine's workers (None: Ray)."""
     pipeline_config = pipeline.config
     log_path = work / "logs" / f"run-{started:%Y%m%d-%H%M%S}.log"
     handler = _start_log(log_path)
@@ -232,13 +251,13 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
     pool = None
     try:
         interruptible.check()
-        if engine == "ray":
+        if local is None:
             from etlcore.ray_engine import RayWorkers
 
             pool = RayWorkers(job.pipeline, job.options, workers, ray_address)
         else:
-            pool = Workers(job.pipeline, job.options, worker_count(workers, input_bytes, job.pipeline.light),
-                           stop_requested=lambda: interruptible.requested)
+            pool = local.use(job.pipeline, stop_requested=lambda: interruptible.requested)
+        engine = "ray" if local is None else "local"
         log.info("etlcore %s: %d input files, engine %s, %d workers, config stages %s", __version__, len(files),
                  engine, pool.count, {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
         job.progress = Progress(Progress.wanted(quiet), job.reading.total_bytes)

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from etlcore.config import PipelineConfig
 from etlcore.io.order import encode_in_order, with_positions, without_positions
-from etlcore.io.reader import Batch, Chunk, InvalidRow, ReadOptions, parse_chunk
+from etlcore.io.reader import BLOCK_BYTES, Batch, Chunk, InvalidRow, ReadOptions, parse_chunk
 from etlcore.io.writer import table_jsonl
 from etlcore.pipeline import Counts, Pipeline
 from etlcore.simhash import LineCounts
@@ -68,14 +68,6 @@ class Step:
     encode: bool = False  # the rows go to a JSON Lines output: encode them in the worker
     line_counts: str | None = None  # with "fingerprint": the corpus's saved line counts (.npy), if counted
     documents: int = 0  # how many documents those counts are over
-
-
-_state: tuple[Pipeline, ReadOptions] | None = None
-
-
-def _use(pipeline: Pipeline, options: ReadOptions) -> None:
-    global _state
-    _state = (pipeline, options)
 
 
 def _serve(connection: Connection, config: PipelineConfig, options: ReadOptions) -> None:
@@ -167,6 +159,17 @@ def worker_count(requested: int | None, input_bytes: int, light: bool = False) -
     return (os.cpu_count() or 1) if input_bytes >= PARALLEL_FROM_BYTES and not light else 1
 
 
+def even_block_bytes(input_bytes: int, count: int) -> int:
+    """The block size that cuts `input_bytes` of JSON Lines into a multiple of `count` blocks of about the
+    same size, none over `BLOCK_BYTES` (each block is a chunk): every worker then gets as much of each pass
+    and they end it together. Plain 8 MB blocks cut 29 MB into 8 + 8 + 8 + 5, and one of two workers would
+    wait for the other through the last 3 MB of every pass."""
+    if count < 2 or input_bytes <= 0:
+        return BLOCK_BYTES
+    rounds = -(-input_bytes // (count * BLOCK_BYTES))
+    return -(-input_bytes // (rounds * count))
+
+
 class Workers:
     """The pipeline's per-document work, on `count` processes (1 = in this process).
 
@@ -177,21 +180,28 @@ class Workers:
     waiting for results, lets Ctrl-C end the wait without waiting for a chunk to finish.
     """
 
-    def __init__(self, pipeline: Pipeline, options: ReadOptions, count: int,
-                 stop_requested: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, config: PipelineConfig, options: ReadOptions, count: int) -> None:
+        """Start the worker processes (none for `count` 1). A run starts them before it builds its own
+        pipeline, so that their start (importing etlcore, about 0.7 s of CPU each) overlaps that build;
+        `use` then gives the pool that pipeline, which the stages use when they run in this process."""
         self.count, self.options = count, options
-        self._stop_requested = stop_requested
+        self._pipeline: Pipeline | None = None
+        self._stop_requested: Callable[[], bool] = lambda: False
         self._workers: list[tuple[BaseProcess, Connection]] = []
         if count == 1:
-            _use(pipeline, options)
             return
         context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
         for _ in range(count):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, pipeline.config, options), daemon=True)
+            process = context.Process(target=_serve, args=(theirs, config, options), daemon=True)
             process.start()
             theirs.close()  # so that the worker sees end of file when this process goes away
             self._workers.append((process, ours))
+
+    def use(self, pipeline: Pipeline, stop_requested: Callable[[], bool] = lambda: False) -> Workers:
+        """The run's pipeline, built in this process, and what says the run is asked to stop."""
+        self._pipeline, self._stop_requested = pipeline, stop_requested
+        return self
 
     def process(self, source: Source, step: Step) -> Iterator[ChunkResult]:
         """Each payload of the source through `step`, results in input order."""
@@ -211,7 +221,8 @@ class Workers:
         future and `_one_ahead` starts only the next chunk's work, so memory stays a few chunks. An error in
         a thread comes out of its future here, in input order; the caller stops between two results (a
         signal), and leaving the pools waits only for the chunk each thread has in hand."""
-        pipeline, options = _state
+        pipeline, options = self._pipeline, self.options
+        assert pipeline is not None, "Workers.use gives the pool its pipeline before anything runs in this process"
         with (ThreadPoolExecutor(1, thread_name_prefix="etlcore-parse") as parser,
               ThreadPoolExecutor(1, thread_name_prefix="etlcore-encode") as encoder):
             parsing = ((item, parser.submit(parse_chunk, item[0], options) if isinstance(item[0], Chunk) else None)

@@ -55,12 +55,16 @@ JSON_TEXT = {b"etlcore": b"json"}
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
+BLOCK_BYTES = 8 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     text_column: str = "text"
     id_column: str = "id"
     batch_size: int = 10_000
     max_line_bytes: int = 16 * 1024 * 1024
+    block_bytes: int = BLOCK_BYTES  # an uncompressed JSON Lines file is read in blocks of this size (each a chunk)
 
 
 @dataclass(frozen=True)
@@ -485,11 +489,8 @@ class _BatchBuilder:
         return [raw.rstrip(b"\r") for raw in self.chunk_lines.split(b"\n")]
 
 
-_BLOCK_BYTES = 8 * 1024 * 1024
-
-
 def _line_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
-    """Chunks of at most `batch_size` lines. Uncompressed files are read in 8 MB blocks (each completed to
+    """Chunks of at most `batch_size` lines. Uncompressed files are read in `block_bytes` blocks (each completed to
     its next newline) cut at newlines found with numpy, so that this sequential step stays far faster
     than parsing. Every block is read into the same buffer, and its newlines marked in the same array:
     memory used again costs nothing, where fresh memory for each block cost more than finding newlines."""
@@ -497,8 +498,8 @@ def _line_chunks(file: InputFile, options: ReadOptions) -> Iterator[Chunk]:
         yield from _compressed_line_chunks(file, options)
         return
     next_line, offset = 1, 0
-    buffer = bytearray(_BLOCK_BYTES)
-    is_newline = np.empty(_BLOCK_BYTES, dtype=np.bool_)
+    buffer = bytearray(options.block_bytes)
+    is_newline = np.empty(options.block_bytes, dtype=np.bool_)
     with open(file.path, "rb") as stream:
         while read := stream.readinto(buffer):
             tail = b"" if buffer[read - 1] == 0x0A else stream.readline()  # the rest of the block's last line
