@@ -25,9 +25,14 @@ import functools
 import math
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _MAGIC = b"mmap lm http://kheafield.com/code format version 5\n\0"
 _SANITY_SIZE = 88  # magic (padded to 8) + 3 test floats + 3 word-index test values + one uint64
@@ -287,6 +292,28 @@ def _find(ngrams: np.ndarray, begin: int, end: int, word: int, bound: int) -> in
 
 
 _CHUNK = 16_384  # positions scored together: their lookups overlap in memory, their records stay in cache
+_AHEAD = 16  # positions ahead whose first probe is prefetched
+
+
+@intrinsic
+def _prefetch(typingctx: Any, array: Any, row: Any) -> Any:
+    """Ask the processor to bring row `row` of a 2-D array into cache without waiting for it (LLVM's
+    prefetch: read, high locality, data)."""
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        array_type = signature.args[0]
+        array_value = context.make_array(array_type)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        pointer = cgutils.get_item_pointer(context, builder, array_type, array_value,
+                                           [index, context.get_constant(types.intp, 0)], wraparound=False)
+        i32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [pointer.type, i32,
+                                                                                                 i32, i32]),
+                                                  "llvm.prefetch.p0")
+        builder.call(function, [pointer, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(array, row), codegen
 
 
 @numba.njit(cache=True, nogil=True)
@@ -336,6 +363,10 @@ def _score_sentences(word_ids: np.ndarray, counts: np.ndarray, order: int, begin
         for context in range(1, order):
             kept = 0
             for a in range(n_active):
+                if a + _AHEAD < n_active:  # the first probe of a later position: its wait overlaps this one
+                    ahead = active[a + _AHEAD]
+                    _prefetch(ngrams, begins[ahead] + sequence[ahead - context] * (ends[ahead] - begins[ahead])
+                              // bound)
                 p = active[a]
                 row = _find(ngrams, begins[p], ends[p], sequence[p - context], bound)
                 if row < 0:
