@@ -30,6 +30,7 @@ from typing import Any
 import numba
 import numpy as np
 from llvmlite import ir
+from llvmlite.binding import llvm_version_info
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -306,10 +307,13 @@ def _prefetch(typingctx: Any, array: Any, row: Any) -> Any:
         index = context.cast(builder, args[1], signature.args[1], types.intp)
         pointer = cgutils.get_item_pointer(context, builder, array_type, array_value,
                                            [index, context.get_constant(types.intp, 0)], wraparound=False)
-        i32 = ir.IntType(32)
-        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [pointer.type, i32,
-                                                                                                 i32, i32]),
-                                                  "llvm.prefetch.p0")
+        i32, byte_pointer = ir.IntType(32), ir.IntType(8).as_pointer()
+        pointer = builder.bitcast(pointer, byte_pointer)
+        # The intrinsic's name carries its pointer type: "p0" where LLVM's pointers are opaque (LLVM 17 on),
+        # "p0i8" for an i8* before.
+        name = "llvm.prefetch.p0" if llvm_version_info[0] >= 17 else "llvm.prefetch.p0i8"
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), name)
         builder.call(function, [pointer, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
 
