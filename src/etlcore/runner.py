@@ -413,13 +413,13 @@ class _Job:
             line_counts, documents = LineCounts() if counting else None, 0
             dedup = "lines" if counting else "fingerprint" if step.fingerprint else ""
             for result in workers.process(reading, Step(step.stages, dedup, encode)):
-                interruptible.check()
                 self._take(result, destination, final)
                 if result.line_hashes is not None:
                     line_counts.add(result.line_hashes)
                     documents += result.rows
                 if dedup == "fingerprint":
                     self._keep_fingerprints(result, fingerprints, ids)
+                interruptible.check()  # after taking it: a chunk done before the stop counts as read
             self.reading.all = True  # this pass, and any before it, read every input row
             if step.deduplicated and source == self.spool:
                 self.spool.unlink(missing_ok=True)
@@ -441,9 +441,9 @@ class _Job:
         try:
             step = Step((), "fingerprint", line_counts=str(saved), documents=documents)
             for result in workers.process(ParquetSource(rows), step):
-                interruptible.check()
                 self.counts.add(result.counts)
                 self._keep_fingerprints(result, fingerprints, ids)
+                interruptible.check()
         finally:
             saved.unlink(missing_ok=True)
 

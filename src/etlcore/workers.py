@@ -234,8 +234,15 @@ class Workers:
     @staticmethod
     def _stages(encoder: ThreadPoolExecutor, pipeline: Pipeline, options: ReadOptions, item: tuple[Payload, Step],
                 parsing: Future[Batch] | None) -> Future[ChunkResult]:
-        """Run the stages over a chunk in this thread, and hand its encoding to the encoder thread."""
-        result, rejects = run_payload(pipeline, options, *item, parsed=None if parsing is None else parsing.result())
+        """Run the stages over a chunk in this thread, and hand its encoding to the encoder thread. A chunk
+        that fails does so in its turn: the chunks before it, done already, are handed on first."""
+        try:
+            result, rejects = run_payload(pipeline, options, *item,
+                                          parsed=None if parsing is None else parsing.result())
+        except Exception as error:
+            failed: Future[ChunkResult] = Future()
+            failed.set_exception(error)
+            return failed
         return encoder.submit(result.finish, rejects, item[1].encode)
 
     def _distribute(self, items: Iterator[tuple[Payload, Step]]) -> Iterator[ChunkResult]:
