@@ -61,23 +61,30 @@ def mix64(h: np.uint64) -> np.uint64:
     return h ^ (h >> np.uint64(31))
 
 
+@numba.njit(cache=True, inline="always")
+def code_point_at(data: np.ndarray, i: int) -> tuple[int, int]:
+    """(code point, its width in bytes) of the UTF-8 sequence starting at data[i]."""
+    byte = data[i]
+    if byte < 0x80:
+        return int(byte), 1
+    if byte < 0xE0:
+        cp, width = int(byte & 0x1F), 2
+    elif byte < 0xF0:
+        cp, width = int(byte & 0x0F), 3
+    else:
+        cp, width = int(byte & 0x07), 4
+    for j in range(1, width):
+        cp = (cp << 6) | int(data[i + j] & 0x3F)
+    return cp, width
+
+
 @numba.njit(cache=True)
 def decode_utf8(data: np.ndarray, start: int, end: int, out: np.ndarray) -> int:
     """UTF-8 bytes data[start:end] into code points in `out`; returns how many."""
     count = 0
     i = start
     while i < end:
-        byte = data[i]
-        if byte < 0x80:
-            cp, width = int(byte), 1
-        elif byte < 0xE0:
-            cp, width = int(byte & 0x1F), 2
-        elif byte < 0xF0:
-            cp, width = int(byte & 0x0F), 3
-        else:
-            cp, width = int(byte & 0x07), 4
-        for j in range(1, width):
-            cp = (cp << 6) | int(data[i + j] & 0x3F)
+        cp, width = code_point_at(data, i)
         out[count] = cp
         count += 1
         i += width

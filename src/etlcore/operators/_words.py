@@ -56,7 +56,7 @@ import regex
 import rjieba
 
 from etlcore.tablecache import code_point_cache
-from etlcore.textstats import unit_counts, utf8_buffers
+from etlcore.textstats import code_point_at, unit_counts, utf8_buffers
 
 # ROOTS' special characters (bigscience-workshop/data-preparation, also in Baidu's `qianfan` local
 # operators) less the ideographs 一 上 士 and the katakana ン ッ ツ シ, which are ordinary words there.
@@ -272,23 +272,6 @@ def _split_and_strip(pieces: pa.Array, separator: int) -> pa.LargeListArray:
     return pa.LargeListArray.from_arrays(pa.array(piece_offsets), values)
 
 
-@numba.njit(cache=True, inline="always")
-def _code_point_at(data: np.ndarray, i: int) -> tuple[int, int]:
-    """(code point, its width in bytes) of the UTF-8 sequence starting at data[i]."""
-    byte = data[i]
-    if byte < 0x80:
-        return int(byte), 1
-    if byte < 0xE0:
-        cp, width = int(byte & 0x1F), 2
-    elif byte < 0xF0:
-        cp, width = int(byte & 0x0F), 3
-    else:
-        cp, width = int(byte & 0x07), 4
-    for j in range(1, width):
-        cp = (cp << 6) | int(data[i + j] & 0x3F)
-    return cp, width
-
-
 @numba.njit(cache=True, nogil=True)
 def _split_and_strip_kernel(data: np.ndarray, offsets: np.ndarray, special: np.ndarray,
                             separator: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -316,7 +299,7 @@ def _split_and_strip_kernel(data: np.ndarray, offsets: np.ndarray, special: np.n
                 stop += 1
             left = start
             while left < stop:
-                cp, width = _code_point_at(data, left)
+                cp, width = code_point_at(data, left)
                 if not special[cp]:
                     break
                 left += width
@@ -325,7 +308,7 @@ def _split_and_strip_kernel(data: np.ndarray, offsets: np.ndarray, special: np.n
                 begin = right - 1
                 while data[begin] & 0xC0 == 0x80:
                     begin -= 1
-                cp, _ = _code_point_at(data, begin)
+                cp, _ = code_point_at(data, begin)
                 if not special[cp]:
                     break
                 right = begin
