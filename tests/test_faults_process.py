@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from etlcore.cli import default_config
 from etlcore.errors import ConfigError, EtlError
+from etlcore.processes import alive
 from etlcore.tasks import service
 from etlcore.tasks.store import TaskStore
 
@@ -66,12 +67,13 @@ def start_run(tmp_path: Path, corpus: Path, output: Path, *extra: str) -> subpro
 
 
 def wait_for_workers(process: subprocess.Popen, count: int) -> list[int]:
-    """The run's child processes once `count` workers are among them."""
+    """The run's child processes once `count` workers are among them (forked or spawned: every child but
+    the resource tracker multiprocessing starts beside spawned ones)."""
     deadline = time.monotonic() + 60
     while True:
         started = children(process.pid)
         commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in started]
-        if sum(b"spawn_main" in command for command in commands) >= count:
+        if sum(b"resource_tracker" not in command for command in commands) >= count:
             return started
         assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
         time.sleep(0.02)
@@ -122,11 +124,11 @@ def test_sigint_at_random_times_with_two_workers_always_stops_within_5_s(tmp_pat
 
 # Item 7: SIGTERM stops like Ctrl-C (status 3, result written, temporaries gone), exit 143.
 def test_sigterm_stops_the_run_like_ctrl_c_with_exit_143(tmp_path: Path) -> None:
-    corpus = big_corpus(tmp_path, 120)
+    corpus = big_corpus(tmp_path, 400)
     output = tmp_path / "out.jsonl"
     process = start_run(tmp_path, corpus, output, "--workers", "2", "--batch-size", "2000")
     workers = wait_for_workers(process, 2)
-    time.sleep(1.0)
+    time.sleep(0.3)  # forked workers start at once: a whole run of these 150 MB takes about 2 s
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=10)
     assert process.returncode == 143, err
@@ -138,6 +140,22 @@ def test_sigterm_stops_the_run_like_ctrl_c_with_exit_143(tmp_path: Path) -> None
     assert all(gone(pid) for pid in workers)
     assert sorted(os.listdir(tmp_path)) == ["big.jsonl", "ops.json", "out.jsonl.etlcore"]
     assert sorted(os.listdir(tmp_path / "out.jsonl.etlcore")) == ["logs", "result.json"]
+
+
+def test_workers_end_when_the_run_is_killed(tmp_path: Path) -> None:
+    # A forked worker holds copies of the run's ends of every pipe forked before it, its own among them:
+    # unless it closes them it never sees the run go away, and waits for work forever.
+    corpus = big_corpus(tmp_path, 400)
+    process = start_run(tmp_path, corpus, tmp_path / "out.jsonl", "--workers", "2", "--batch-size", "2000")
+    workers = wait_for_workers(process, 2)
+    time.sleep(0.3)
+    process.kill()
+    process.communicate(timeout=10)
+    assert process.returncode == -signal.SIGKILL  # killed while it ran
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in workers if alive(pid)] == []  # a zombie left to an init that never reaps has ended
 
 
 def task_body(**fields: object) -> dict:
@@ -156,13 +174,13 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_sigterm_of_a_task_runner_records_the_task_as_stopped(root: Path) -> None:
-    (root / "in" / "corpus.jsonl").write_bytes(SAMPLE.read_bytes() * 120)
+    (root / "in" / "corpus.jsonl").write_bytes(SAMPLE.read_bytes() * 400)
     store = TaskStore(root / ".etlcore" / "tasks.sqlite")
     task_id = service.create(store, task_body(), root, default_config())
     process = subprocess.Popen([*ETLCORE, "task", "run", task_id, "--workers", "2"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     wait_for_workers(process, 2)
-    time.sleep(1.0)
+    time.sleep(0.3)
     assert store.get(task_id)["status"] == 1
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=10)
@@ -173,13 +191,13 @@ def test_sigterm_of_a_task_runner_records_the_task_as_stopped(root: Path) -> Non
 
 
 def test_a_task_whose_runner_was_killed_reads_as_stopped_and_resumes(root: Path) -> None:
-    (root / "in" / "corpus.jsonl").write_bytes(SAMPLE.read_bytes() * 120)
+    (root / "in" / "corpus.jsonl").write_bytes(SAMPLE.read_bytes() * 400)
     store = TaskStore(root / ".etlcore" / "tasks.sqlite")
     task_id = service.create(store, task_body(), root, default_config())
     process = subprocess.Popen([*ETLCORE, "task", "run", task_id, "--workers", "2"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     wait_for_workers(process, 2)
-    time.sleep(0.5)
+    time.sleep(0.3)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     task = store.get(task_id)  # the store says what happened, without anyone running `task stop`
@@ -194,7 +212,7 @@ def test_a_task_whose_runner_was_killed_reads_as_stopped_and_resumes(root: Path)
     response = service.run_task(store, task_id)  # runs again; its workers are gone too, nothing holds the lock
     assert response["result"]["processStatus"] == 2
     extra = response["etlcore"]
-    assert extra["input_rows"] == 120 * len(SAMPLE.read_bytes().splitlines())
+    assert extra["input_rows"] == 400 * len(SAMPLE.read_bytes().splitlines())
     assert extra["input_rows"] == extra["output_rows"] + extra["rejected_rows"] + extra["invalid_rows"]
 
 

@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO, write_jsonl
 
 import etlcore
+import etlcore.workers
 from etlcore.cli import default_config
 from etlcore.errors import EtlError
 from etlcore.io.lock import RunLock
@@ -26,7 +27,11 @@ def comparable(response: dict) -> dict:
     return {**{k: v for k, v in response.items() if k not in ("etlcore", "log_id")}, "result": result}
 
 
-def test_two_workers_give_the_same_output_and_result_as_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_two_workers_give_the_same_output_and_result_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            start: str) -> None:
+    if start == "spawn":  # as in a process running other threads
+        monkeypatch.setattr(etlcore.workers, "can_fork", lambda: False)
     config = default_config()
     # The sample, with a one-word row (the filters reject it) every 15 rows, so that most chunks hold
     # rejects of two stages: their order in the rejects file must not depend on the worker count.
@@ -45,7 +50,7 @@ def test_two_workers_give_the_same_output_and_result_as_one(tmp_path: Path) -> N
               .read_bytes().splitlines()]
     assert stages.count("filter") > 23 and stages.count("deduplication") > 40
     log = Path(two["result"]["logPath"]).read_text(encoding="utf-8")
-    assert ", 2 workers," in log
+    assert f", 2 workers ({start})," in log
 
 
 def test_a_failure_in_a_worker_is_reported_with_its_stage_and_operator(tmp_path: Path,

@@ -23,16 +23,6 @@ _WITNESSES = (("etlcore.textstats", "_unit_counts"), ("etlcore.simhash", "_finge
               ("etlcore.operators._words", "_split_and_strip_kernel"), ("etlcore.operators._fasttext", "_predict"),
               ("etlcore.operators._kenlm_trie", "_score_sentences"))
 
-_TEXTS = [
-    "The quick brown fox jumps over the lazy dog, and the dog sleeps on in the afternoon sun.",
-    "The quick brown fox jumps over the lazy dog, and the dog sleeps on in the afternoon sun!",
-    "Write to ann@example.com or call 13812345678; the server at 10.0.0.1 is down 😀.",
-    "今天天气很好，我们一起去公园散步吧。公园里有很多人在跑步、打太极拳。",
-    "今天天气很好，我们一起去公园散步吧。公园里有很多人在跑步、打太极拳！",
-    "<p>Markup &amp; text</p> with a URL https://example.com/x and 乾燥 traditional characters.",
-    "repeat repeat repeat repeat repeat repeat repeat repeat repeat repeat",
-    "short",
-]
 
 
 def cold() -> bool:
@@ -53,10 +43,11 @@ def warm() -> float:
     """Compile (or load) every kernel the default config uses; returns the seconds it took."""
     import etlcore
     from etlcore.cli import default_config
+    from etlcore.pipeline import WARM_UP_TEXTS
 
     started = time.perf_counter()
     rows = [{"id": str(n), "text": f"{text}\n{text}" if n % 3 == 0 else text}
-            for n, text in enumerate(_TEXTS * 4)]
+            for n, text in enumerate(WARM_UP_TEXTS * 4)]
     with tempfile.TemporaryDirectory(prefix="etlcore-kernels-") as folder:
         corpus = Path(folder) / "corpus.jsonl"
         corpus.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))

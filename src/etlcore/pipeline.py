@@ -26,6 +26,19 @@ from etlcore.operators.base import Deduplicator, Filter, Mapper, Operator
 from etlcore.registry import STAGES
 from etlcore.simhash import FrequentLines, LineCounts, line_hashes
 
+# Texts that take every operator through its models and kernels (Chinese and English, markup, PII,
+# emoji, traditional characters, repetition): what `Pipeline.warm_up` and `etlcore.kernels` run.
+WARM_UP_TEXTS = [
+    "The quick brown fox jumps over the lazy dog, and the dog sleeps on in the afternoon sun.",
+    "The quick brown fox jumps over the lazy dog, and the dog sleeps on in the afternoon sun!",
+    "Write to ann@example.com or call 13812345678; the server at 10.0.0.1 is down 😀.",
+    "今天天气很好，我们一起去公园散步吧。公园里有很多人在跑步、打太极拳。",
+    "今天天气很好，我们一起去公园散步吧。公园里有很多人在跑步、打太极拳！",
+    "<p>Markup &amp; text</p> with a URL https://example.com/x and 乾燥 traditional characters.",
+    "repeat repeat repeat repeat repeat repeat repeat repeat repeat repeat",
+    "short",
+]
+
 
 class OperatorFailed(Exception):
     """An operator raised: the run fails with this stage and operator named in the result."""
@@ -133,6 +146,19 @@ class Pipeline:
     def new_counts(self) -> Counts:
         return Counts(operators={stage: [OperatorCount(op.name) for op in ops]
                                  for stage, ops in self.operators.items()})
+
+    def warm_up(self) -> None:
+        """Load now what the operators load on first use (models, tables, compiled kernels), by running
+        every stage and fingerprint over `WARM_UP_TEXTS`: worker processes forked afterwards share it
+        all instead of each loading its own copy."""
+        table = pa.table({self.id_column: [str(n) for n in range(len(WARM_UP_TEXTS))],
+                          self.text_column: WARM_UP_TEXTS})
+        counts, rejects = self.new_counts(), []
+        table = self.run_stages(table, ("clean", "filter", "desensitization"), counts, rejects)
+        if self.deduplicators and table.num_rows:
+            line_counts = LineCounts()
+            line_counts.add(line_hashes(_text_array(table[self.text_column])))
+            self.fingerprints(table, counts, line_counts, table.num_rows)
 
     # -- per-document stages ------------------------------------------------------------------
 

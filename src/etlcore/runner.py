@@ -198,6 +198,8 @@ def _run_with(pool: Workers | None, pipeline_config: PipelineConfig, files: list
     text_column, id_column = options.text_column, options.id_column
     pipeline = Pipeline(pipeline_config, text_column, id_column)  # loads what operators need: may refuse
     interruptible = _Interruptible()
+    if pool is not None:  # forks the workers where it can: before any file or lock is opened they could inherit
+        pool.use(pipeline, stop_requested=lambda: interruptible.requested)
     interruptible.install()  # before any file is written: from here on a signal stops the run in order
     try:
         sink: JsonlSink | ParquetSink | NullSink = NullSink()
@@ -256,10 +258,13 @@ def _run_locked(pipeline: Pipeline, files: list[InputFile], input_list: list[str
 
             pool = RayWorkers(job.pipeline, job.options, workers, ray_address)
         else:
-            pool = local.use(job.pipeline, stop_requested=lambda: interruptible.requested)
+            pool = local
         engine = "ray" if local is None else "local"
-        log.info("etlcore %s: %d input files, engine %s, %d workers, config stages %s", __version__, len(files),
-                 engine, pool.count, {s: [o.name for o in ops] for s, ops in job.pipeline.operators.items()})
+        started_by = f" ({pool.start_method})" if local is not None and pool.count > 1 else ""
+        stages = {stage: [operator.name for operator in operators]
+                  for stage, operators in job.pipeline.operators.items()}
+        log.info("etlcore %s: %d input files, engine %s, %d workers%s, config stages %s", __version__, len(files),
+                 engine, pool.count, started_by, stages)
         job.progress = Progress(Progress.wanted(quiet), job.reading.total_bytes)
         job.run(files, pool, interruptible)
         if not job.tally.balanced():

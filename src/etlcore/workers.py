@@ -8,9 +8,13 @@ flight and at most two results per worker waiting, so memory stays bounded whate
 from __future__ import annotations
 
 import functools
+import logging
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +32,8 @@ from etlcore.io.writer import table_jsonl
 from etlcore.pipeline import Counts, Pipeline
 from etlcore.simhash import LineCounts
 from etlcore.sources import Payload, Source
+
+log = logging.getLogger("etlcore")
 
 # The smallest input worth starting worker processes for (starting one costs about a second).
 PARALLEL_FROM_BYTES = 32 * 1024 * 1024
@@ -71,14 +77,33 @@ class Step:
 
 
 def _serve(connection: Connection, config: PipelineConfig, options: ReadOptions) -> None:
-    """A worker process: build the pipeline once, then turn each payload it receives into a result,
-    until the main process says stop (None) or goes away (end of file on the pipe)."""
+    """A spawned worker process: build the pipeline once, then answer the main process (`_answer`)."""
+    _quiet()
+    _answer(connection, Pipeline(config, options.text_column, options.id_column), options)
+
+
+def _serve_forked(connection: Connection, pipeline: Pipeline, options: ReadOptions,
+                  inherited: list[Connection]) -> None:
+    """A forked worker process: the main process's pipeline is already here, warmed up. `inherited`: the
+    main process's ends of the workers' pipes, copied by the fork; closed, so that a worker sees end of
+    file when the main process goes away, not when the last of its siblings does."""
+    _quiet()
+    for other in inherited:
+        other.close()
+    _answer(connection, pipeline, options)
+
+
+def _quiet() -> None:
     # Signals are the main process's to handle: it stops the run in order and then ends its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     pa.set_cpu_count(1)  # one process per core: Arrow's own thread pool would only oversubscribe
     pa.set_io_thread_count(1)
-    pipeline = Pipeline(config, options.text_column, options.id_column)
+
+
+def _answer(connection: Connection, pipeline: Pipeline, options: ReadOptions) -> None:
+    """Turn each payload received into a result, until the main process says stop (None) or goes away
+    (end of file on the pipe)."""
     try:
         while (item := connection.recv()) is not None:
             try:
@@ -150,6 +175,13 @@ def _one_ahead(items: Iterator[Any]) -> Iterator[Any]:
         yield previous
 
 
+def can_fork() -> bool:
+    """Whether workers can be forked from this process: on Linux, while it runs no other Python thread
+    (one could hold a lock the fork copies locked: a server's, a caller's). The native threads of numpy's
+    OpenBLAS, jemalloc and Arrow's pools reinitialise themselves in a forked child."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
 def worker_count(requested: int | None, input_bytes: int, light: bool = False) -> int:
     """`requested`, or by default every core for an input large enough to be worth it, unless the pipeline
     is light (`Pipeline.light`): then one process, whose second thread parses ahead, does the most per core;
@@ -181,27 +213,50 @@ class Workers:
     """
 
     def __init__(self, config: PipelineConfig, options: ReadOptions, count: int) -> None:
-        """Start the worker processes (none for `count` 1). A run starts them before it builds its own
-        pipeline, so that their start (importing etlcore, about 0.7 s of CPU each) overlaps that build;
-        `use` then gives the pool that pipeline, which the stages use when they run in this process."""
+        """Start the worker processes now if they must be spawned; `use` forks them where it can."""
         self.count, self.options = count, options
         self._pipeline: Pipeline | None = None
         self._stop_requested: Callable[[], bool] = lambda: False
         self._workers: list[tuple[BaseProcess, Connection]] = []
-        if count == 1:
-            return
-        context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-        for _ in range(count):
-            ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, config, options), daemon=True)
-            process.start()
-            theirs.close()  # so that the worker sees end of file when this process goes away
-            self._workers.append((process, ours))
+        self.start_method = ""  # how the worker processes were started: "fork" or "spawn"
+        if count > 1 and not can_fork():
+            # Spawned workers start (importing etlcore, about 0.7 s of CPU each) while this process
+            # builds its own pipeline.
+            self._spawn(config)
 
     def use(self, pipeline: Pipeline, stop_requested: Callable[[], bool] = lambda: False) -> Workers:
-        """The run's pipeline, built in this process, and what says the run is asked to stop."""
+        """The run's pipeline, built in this process, and what says the run is asked to stop. Where this
+        process runs no other thread, the workers are forked from it now, after `Pipeline.warm_up`: they
+        start at once and share its models and tables (copy on write) instead of each importing etlcore and
+        loading its own, which on two cores cost a second of the run."""
         self._pipeline, self._stop_requested = pipeline, stop_requested
+        if self.count > 1 and not self._workers:
+            if can_fork():
+                try:
+                    pipeline.warm_up()
+                except Exception:  # an operator that fails on its first batch fails the run there, reported
+                    log.debug("warm-up failed", exc_info=True)
+                self._start("fork", lambda theirs, ours: (_serve_forked, (theirs, pipeline, self.options, ours)))
+            else:  # a thread started since
+                self._spawn(pipeline.config)
         return self
+
+    def _spawn(self, config: PipelineConfig) -> None:
+        self._start("spawn", lambda theirs, _: (_serve, (theirs, config, self.options)))
+
+    def _start(self, method: str,
+               serve: Callable[[Connection, list[Connection]], tuple[Callable[..., None], tuple]]) -> None:
+        """Start `count` workers by `method`; `serve(their end, this process's ends so far)` says what each runs."""
+        context, self.start_method = multiprocessing.get_context(method), method
+        for _ in range(self.count):
+            ours, theirs = context.Pipe()
+            function, args = serve(theirs, [ours, *(connection for _, connection in self._workers)])
+            process = context.Process(target=function, args=args, daemon=True)
+            with warnings.catch_warnings():  # Python 3.12+ warns of any fork beside native threads (can_fork)
+                warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
+                process.start()
+            theirs.close()  # so that the worker sees end of file when this process goes away
+            self._workers.append((process, ours))
 
     def process(self, source: Source, step: Step) -> Iterator[ChunkResult]:
         """Each payload of the source through `step`, results in input order."""
