@@ -1,3 +1,3 @@
-from etlcore.cli import main
+from etlcore.cli import entry
 
-raise SystemExit(main())
+entry()

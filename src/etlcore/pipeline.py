@@ -153,9 +153,10 @@ class Pipeline:
         all instead of each loading its own copy."""
         table = pa.table({self.id_column: [str(n) for n in range(len(WARM_UP_TEXTS))],
                           self.text_column: WARM_UP_TEXTS})
-        counts, rejects = self.new_counts(), []
-        table = self.run_stages(table, ("clean", "filter", "desensitization"), counts, rejects)
-        if self.deduplicators and table.num_rows:
+        counts: Counts = self.new_counts()
+        for stage in ("clean", "filter", "desensitization"):  # each over every text: a filter may drop them all
+            self.run_stages(table, (stage,), counts, [])
+        if self.deduplicators:
             line_counts = LineCounts()
             line_counts.add(line_hashes(_text_array(table[self.text_column])))
             self.fingerprints(table, counts, line_counts, table.num_rows)

@@ -259,9 +259,11 @@ class Workers:
             self._workers.append((process, ours))
 
     def process(self, source: Source, step: Step) -> Iterator[ChunkResult]:
-        """Each payload of the source through `step`, results in input order."""
+        """Each payload of the source through `step`, results in input order. A pass with nothing to
+        compute (rows read back only to drop duplicates or to be written out) runs in this process: sending
+        its rows to a worker and back would cost more than what the worker does with them."""
         items = ((payload, step) for payload in source.payloads(self.options))
-        if not self._workers:
+        if not self._workers or (not step.stages and not step.dedup):
             return self._in_process(items)
         return self._distribute(items)
 
