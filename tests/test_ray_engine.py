@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,6 +110,26 @@ def test_without_ray_the_engine_says_how_to_install_it(tmp_path: Path, monkeypat
     error = capsys.readouterr().err
     assert "pip install 'etlcore[ray]'" in error
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_ray_address_where_nothing_listens_is_refused_at_once(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # Ray itself would retry it for minutes, printing warnings of its own.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "hello"}])
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        started = time.monotonic()
+        assert main(["run", str(source), "--output", str(tmp_path / "out.jsonl"), "--engine", "ray",
+                     "--ray-address", address]) == 2
+        assert time.monotonic() - started < 10
+        error = orjson.loads(capsys.readouterr().err)
+        assert error["message"] == f"cannot reach a Ray cluster at {address}: Connection refused"
+    assert ray_engine._host_and_port("ray://head") == ("head", 10001)
+    assert ray_engine._host_and_port("[::1]:6379") == ("::1", 6379)
+    assert [ray_engine._host_and_port(a) for a in (None, "auto", "local", "head")] == [(None, 0)] * 4
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]
 
 
 def test_a_ray_address_needs_the_ray_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import socket
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -92,9 +93,34 @@ class _StageActor:
         return pickle.dumps(result, protocol=5)
 
 
-def require_ray() -> None:
+def require_ray(address: str | None = None) -> None:
+    """Ray installed and, for an `address` of a cluster, that address taking connections: Ray itself
+    retries one where nothing listens for minutes, with warnings of its own, before it gives up."""
     if ray is None:
         raise EtlError(INSTALL_HINT)
+    host, port = _host_and_port(address)
+    if host is None:
+        return
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            pass
+    except OSError as exc:
+        raise EtlError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
+def _host_and_port(address: str | None) -> tuple[str | None, int]:
+    """Where `address` points: `host:port`, or `ray://host[:port]` (a Ray client, port 10001 by default);
+    (None, 0) for no address, `auto` and `local` (a cluster found or started here) and what Ray parses itself."""
+    if address is None or address in ("auto", "local"):
+        return None, 0
+    client = address.startswith("ray://")
+    where = address.removeprefix("ray://")
+    host, colon, port = where.rpartition(":")
+    if not colon:
+        host, port = (where, "10001") if client else ("", "")
+    if not host or not port.isdigit():
+        return None, 0
+    return host.strip("[]"), int(port)
 
 
 class RayWorkers:

@@ -170,7 +170,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     if engine == "ray":
         from etlcore.ray_engine import require_ray  # Ray is an optional extra, slow to import
 
-        require_ray()
+        require_ray(ray_address)
     if Progress.wanted(quiet):
         from etlcore.kernels import cold
 
