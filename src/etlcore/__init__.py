@@ -11,11 +11,15 @@ import logging
 
 __version__ = "0.1.0"
 
-from etlcore import registry
-from etlcore.errors import ConfigError, EtlError
-from etlcore.pipeline import Pipeline
-from etlcore.runner import run
-from etlcore.simhash import simhash_fingerprints
+from etlcore.kernelcache import use_a_writable_folder
+
+use_a_writable_folder()  # before any module defines a kernel
+
+from etlcore import registry  # noqa: E402
+from etlcore.errors import ConfigError, EtlError  # noqa: E402
+from etlcore.pipeline import Pipeline  # noqa: E402
+from etlcore.runner import run  # noqa: E402
+from etlcore.simhash import simhash_fingerprints  # noqa: E402
 
 __all__ = ["ConfigError", "EtlError", "Pipeline", "__version__", "registry", "run", "simhash_fingerprints"]
 
