@@ -20,7 +20,8 @@ _PACKAGE = Path(__file__).resolve().parent
 _KERNEL_FOLDERS = (_PACKAGE, _PACKAGE / "io", _PACKAGE / "operators")
 
 
-def _writable(folder: Path) -> bool:
+def writable(folder: Path) -> bool:
+    """Whether `folder` exists or can be made, and a file can be created in it."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -39,10 +40,10 @@ def use_a_writable_folder() -> Path | None:
     kernels; the folder chosen, or None when numba's own places (or the user's choice) will do."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return None
-    if all(_writable(folder / "__pycache__") for folder in _KERNEL_FOLDERS) or _writable(_user_cache()):
+    if all(writable(folder / "__pycache__") for folder in _KERNEL_FOLDERS) or writable(_user_cache()):
         return None
     folder = Path(tempfile.gettempdir()) / f"etlcore-numba-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-    if not _writable(folder):
+    if not writable(folder):
         return None
     os.environ["NUMBA_CACHE_DIR"] = str(folder)
     numba = sys.modules.get("numba")

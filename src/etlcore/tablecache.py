@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from etlcore.kernelcache import writable
+
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -41,15 +43,6 @@ def _dependencies_key() -> str:
     return digest.hexdigest()[:20]
 
 
-def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            return True
-    except OSError:
-        return False
-
-
 @functools.cache
 def cache_folder() -> Path | None:
     """The folder the tables are kept in, or None when there is no writable one."""
@@ -58,7 +51,7 @@ def cache_folder() -> Path | None:
     else:
         home_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         candidates = [_PACKAGE / "__pycache__" / "tables", home_cache / "etlcore" / "tables"]
-    return next((folder for folder in candidates if _writable(folder)), None)
+    return next((folder for folder in candidates if writable(folder)), None)
 
 
 def code_point_cache(build: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
