@@ -1,8 +1,10 @@
 """Run the per-document stages chunk by chunk, in this process or in a pool of worker processes.
 
-Each worker builds the pipeline once (models and tables load once per worker, not per chunk) and
-turns a chunk into a `ChunkResult`; results come back in input order, with one chunk per worker in
-flight and at most two results per worker waiting, so memory stays bounded whatever the corpus size.
+Each worker holds the pipeline for the whole run (models and tables load once, not per chunk): forked
+from the run's process once it has loaded them (`Pipeline.warm_up`), or, beside another thread, spawned
+and building its own. A worker turns a chunk into a `ChunkResult`; results come back in input order,
+with one chunk per worker in flight and at most two results per worker waiting, so memory stays bounded
+whatever the corpus size.
 """
 
 from __future__ import annotations
