@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -167,3 +169,28 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     piped = subprocess.run([*command, "--output", str(tmp_path / "b.jsonl")], capture_output=True, text=True)
     assert " rows/s" not in piped.stderr
     assert piped.stderr.splitlines()[0] == "input = output + rejected + invalid: 33600 = 33000 + 0 + 600 (ok)"
+
+
+def test_a_run_exits_with_its_own_code_when_stdouts_reader_is_gone(tmp_path: Path) -> None:
+    # `etlcore run … | true`: the result JSON cannot be written, but the exit code still says how the run
+    # went (it said 0 for a failed run).
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "hello"}, {"text": "world"}])
+    for column, expected in (("text", 0), ("body", 1)):  # "body": every row invalid, the run fails
+        read, write = os.pipe()
+        os.close(read)  # the reader is gone before anything is written
+        with open(write, "wb") as stdout:
+            done = subprocess.run([sys.executable, "-m", "etlcore", "run", str(source), "--output",
+                                   str(tmp_path / f"{column}.jsonl"), "--text-column", column],
+                                  stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert done.returncode == expected, done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_a_gzip_output_is_the_same_bytes_for_the_same_rows(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": str(i), "text": f"doc {i}"} for i in range(20)])
+    outputs = []
+    for name in ("a", "b"):
+        assert main(["run", str(source), "--output", str(tmp_path / name / "out.jsonl.gz")]) == 0
+        outputs.append((tmp_path / name / "out.jsonl.gz").read_bytes())
+        time.sleep(1.1)  # a header time stamp would differ
+    assert outputs[0] == outputs[1]

@@ -169,6 +169,8 @@ def test_an_empty_input_path_is_refused_not_taken_for_the_current_folder(
 @pytest.mark.parametrize(("args", "message"), [
     (["run", "--workers", "0", "--output", "o.jsonl", "docs.jsonl"],
      "etlcore run: argument --workers: must be >= 1, got 0 (see etlcore run --help)"),
+    (["run", "--workers", "abc", "--output", "o.jsonl", "docs.jsonl"],
+     "etlcore run: argument --workers: expected a whole number >= 1, got 'abc' (see etlcore run --help)"),
     (["run", "docs.jsonl"], "etlcore run: the following arguments are required: --output (see etlcore run --help)"),
     (["runn"], "etlcore: argument COMMAND: invalid choice: 'runn' (choose from "),  # the list's quoting varies
 ])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from pathlib import Path
 
 import orjson
@@ -135,3 +136,18 @@ def test_workers_started_before_a_run_is_refused_are_ended_with_it(tmp_path: Pat
         held.release()
     assert multiprocessing.active_children() == []
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_ctrl_c_while_the_workers_start_stops_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The signal lands during the warm-up before the fork: it used to raise there (or inside the fork's own
+    # bookkeeping, where Python drops it, and the run went on to the end).
+    def interrupted(pipeline: Pipeline) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(Pipeline, "warm_up", interrupted)
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": f"doc {i}"} for i in range(50)])
+    response = etlcore.run(default_config(), [source], tmp_path / "out.jsonl", workers=2)
+    assert response["result"]["processStatus"] == 3
+    assert response["etlcore"]["stopped_by"] == "SIGINT"
+    assert not (tmp_path / "out.jsonl").exists()
+    assert multiprocessing.active_children() == []

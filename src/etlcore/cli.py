@@ -43,7 +43,10 @@ def default_config() -> dict[str, Any]:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("etlcore: interrupted\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # stdout closed early (`etlcore task list | head`): nothing more to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exiting does not fail again
+        _silence_stdout()
         return EXIT_OK
     except OSError as exc:  # a path given that cannot be read or written, before any work started
         where = f": {exc.filename}" if exc.filename else ""
@@ -215,12 +218,27 @@ def _run(args: argparse.Namespace) -> int:
                    max_line_bytes=args.max_line_bytes, quiet=args.quiet, **_engine_options(args))
     if args.quiet:  # the run printed nothing: the accounting line (and a failure's reason) still belong here
         report_on_stderr(response, summary=False)
-    _print_json(response)
-    return _exit_code(response)
+    return _print_run(response)
 
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _print_run(response: dict[str, Any]) -> int:
+    """Print a run's result JSON; the exit code is the run's, even when stdout's reader is gone."""
+    try:
+        _print_json(response)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    return _exit_code(response)
+
+
+def _silence_stdout() -> None:
+    """After stdout's reader went away: what is still buffered for it, and any later write, go nowhere
+    (exiting would otherwise fail again flushing it)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _exit_code(response: dict[str, Any]) -> int:
@@ -304,8 +322,7 @@ def _print_tasks(tasks: list[dict[str, Any]], as_json: bool) -> None:
 
 def _report_task_run(response: dict[str, Any]) -> int:
     report_on_stderr(response)  # a task runs quietly, as a library call does
-    _print_json(response)
-    return _exit_code(response)
+    return _print_run(response)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -147,7 +147,7 @@ def run(config: str | Path | dict[str, Any] | PipelineConfig, inputs: list[str |
     Raises `EtlError` (config, inputs, output) before any row is read; any failure after that is
     reported in the result (processStatus 4, failReason) instead of raised. `workers`: processes for
     the per-document stages (default: every core when the input is 32 MB or more and an operator is not
-    light, else 1); the output and the result are the same for every count. `engine`: "local" (processes
+    light, else 1); the output's rows and the result are the same for every count. `engine`: "local" (processes
     on this machine) or "ray" (actors on the Ray cluster at `ray_address`, a local one if None; same output and result).
     The `save_pipeline_<stage>` checkpoints are deleted when the run succeeds, unless `keep_checkpoints`;
     a run that stopped or failed keeps them to resume from.
@@ -198,10 +198,12 @@ def _run_with(pool: Workers | None, pipeline_config: PipelineConfig, files: list
     text_column, id_column = options.text_column, options.id_column
     pipeline = Pipeline(pipeline_config, text_column, id_column)  # loads what operators need: may refuse
     interruptible = _Interruptible()
-    if pool is not None:  # forks the workers where it can: before any file or lock is opened they could inherit
-        pool.use(pipeline, stop_requested=lambda: interruptible.requested)
-    interruptible.install()  # before any file is written: from here on a signal stops the run in order
+    # From here on a signal stops the run in order (at its first check), the warm-up and the workers' fork
+    # included: one landing there would otherwise interrupt the fork's own bookkeeping and be lost.
+    interruptible.install()
     try:
+        if pool is not None:  # forks the workers where it can: before any file or lock is opened they could inherit
+            pool.use(pipeline, stop_requested=lambda: interruptible.requested)
         sink: JsonlSink | ParquetSink | NullSink = NullSink()
         if output is not None:
             sink = open_sink(output, pa.schema([(id_column, pa.string()), (text_column, pa.string())]))

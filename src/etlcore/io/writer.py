@@ -95,7 +95,8 @@ class JsonlSink:
         path.parent.mkdir(parents=True, exist_ok=True)
         raw = create_file(self.temporary)
         if path.suffix == ".gz":
-            self.stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb")
+            # No time stamp in the header: the same rows give the same bytes.
+            self.stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0)
         elif path.suffix == ".zst":
             self.stream = zstandard.ZstdCompressor().stream_writer(raw)
         else:
