@@ -117,6 +117,9 @@ def test_save_markers_only_at_the_end_of_their_own_stage() -> None:
     assert [s.operator.name for s in config.steps["clean"]] == ["replace_upper2lower"]
     assert problems({"clean": [{"name": "save_pipeline_clean"}, {"name": "replace_upper2lower"}]}) == [
         "'save_pipeline_clean' must be the last entry of stage 'clean'"]
+    assert problems({"clean": [{"name": "cut", "args": {"max_length": 5}}, {"name": "save_pipeline_clean"},
+                               {"name": "save_pipeline_clean"}]}) == [
+        "'save_pipeline_clean' stands 2 times in stage 'clean'; give it once, as the stage's last entry"]
     assert problems({"clean": [{"name": "save_pipeline_filter"}]}) == [
         "'save_pipeline_filter' cannot stand in stage 'clean'; this stage's marker is 'save_pipeline_clean'"]
 

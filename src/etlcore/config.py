@@ -187,6 +187,8 @@ def validate(operations: Any, from_text: bool = False) -> PipelineConfig:
             problems.append(f"stage '{stage}' must be a list of operators, got {entries!r}")
             continue
         config.steps[stage] = []
+        markers = [position for position, entry in enumerate(entries, 1)
+                   if isinstance(entry, dict) and entry.get("name") == SAVE_PREFIX + stage]
         for position, entry in enumerate(entries, 1):
             where = f"stage '{stage}' entry {position}"
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
@@ -199,6 +201,11 @@ def validate(operations: Any, from_text: bool = False) -> PipelineConfig:
                 problems.append(f"operator '{name}': 'args' must be an object, got {args!r}")
                 continue
             if name.startswith(SAVE_PREFIX):
+                if name == SAVE_PREFIX + stage and len(markers) > 1:
+                    if position == markers[0]:  # said once
+                        problems.append(f"'{name}' stands {len(markers)} times in stage '{stage}'; give it once, "
+                                        "as the stage's last entry")
+                    continue
                 problems += _check_save_marker(stage, name, args, position == len(entries))
                 config.checkpoints.add(stage)
                 continue
