@@ -30,9 +30,9 @@ def writable(folder: Path) -> bool:
         return False
 
 
-def _user_cache() -> Path:
-    """numba's user-wide cache folder (its `AppDirs("numba").user_cache_dir` on Linux)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
+def user_cache() -> Path:
+    """The user's cache folder (`$XDG_CACHE_HOME`, else `~/.cache`): numba's own is its `numba` folder."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 def use_a_writable_folder() -> Path | None:
@@ -40,7 +40,7 @@ def use_a_writable_folder() -> Path | None:
     kernels; the folder chosen, or None when numba's own places (or the user's choice) will do."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return None
-    if all(writable(folder / "__pycache__") for folder in _KERNEL_FOLDERS) or writable(_user_cache()):
+    if all(writable(folder / "__pycache__") for folder in _KERNEL_FOLDERS) or writable(user_cache() / "numba"):
         return None
     folder = Path(tempfile.gettempdir()) / f"etlcore-numba-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
     if not writable(folder):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from etlcore.kernelcache import writable
+from etlcore.kernelcache import user_cache, writable
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -49,8 +49,7 @@ def cache_folder() -> Path | None:
     if os.environ.get("ETLCORE_CACHE_DIR"):
         candidates = [Path(os.environ["ETLCORE_CACHE_DIR"])]
     else:
-        home_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        candidates = [_PACKAGE / "__pycache__" / "tables", home_cache / "etlcore" / "tables"]
+        candidates = [_PACKAGE / "__pycache__" / "tables", user_cache() / "etlcore" / "tables"]
     return next((folder for folder in candidates if writable(folder)), None)
 
 
